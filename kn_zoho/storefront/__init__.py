@@ -1,0 +1,1 @@
+"""Storefront database: connection, migrations, seed data, queue and log queries."""

@@ -1,0 +1,1 @@
+"""Pure functions: storefront rows -> Zoho payloads, GST rules, validation."""

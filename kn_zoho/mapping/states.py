@@ -14,11 +14,11 @@ class State(NamedTuple):
     code: str         # Zoho Books two-letter code
     gst_number: str   # first two digits of a GSTIN registered there
     name: str
-    union_territory: bool  # intra-territory supply is CGST + UTGST instead of CGST + SGST
+    union_territory: bool  # UT without legislature: CGST + UTGST instead of CGST + SGST
 
 
 STATES: tuple[State, ...] = (
-    State("JK", "01", "Jammu and Kashmir", True),
+    State("JK", "01", "Jammu and Kashmir", False),
     State("HP", "02", "Himachal Pradesh", False),
     State("PB", "03", "Punjab", False),
     State("CH", "04", "Chandigarh", True),

@@ -8,6 +8,7 @@ newcomer needs no server. The storefront is never SQLite.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,11 +29,14 @@ def embedded_database_url(pgdata: Path | None = None) -> str:
     The server is left running when this process exits, so the CLI, Dagster runs and the
     webserver all share it; pgserver reuses a running server for the same folder.
     """
-    import pgserver  # imported lazily: only the embedded default needs it
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir it does not use on this path.
+        warnings.simplefilter("ignore", category=UserWarning)
+        import pgserver  # imported lazily: only the embedded default needs it
 
-    folder = pgdata or data_dir() / "pgdata"
-    folder.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(folder, cleanup_mode=None)
+        folder = pgdata or data_dir() / "pgdata"
+        folder.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(folder, cleanup_mode=None)
     return server.get_uri()
 
 

@@ -1,0 +1,5 @@
+"""The Dagster code location: `dagster dev -w workspace.yaml` loads this module."""
+
+from dagster import Definitions
+
+defs = Definitions()

@@ -198,15 +198,23 @@ def release(engine: sa.Engine, claims: Sequence[Claim], *, worker: str) -> None:
         )
 
 
-def due_keys(engine: sa.Engine, entity: str, *, limit: int = 1000) -> list[str]:
-    """Keys a sensor should launch a run for: due now, or held by an expired lease."""
+@dataclass(frozen=True)
+class DueRecord:
+    record_key: str
+    version: int
+    attempts: int
+
+
+def due_records(engine: sa.Engine, entity: str, *, limit: int = 5000) -> list[DueRecord]:
+    """Records a sensor should launch a run for: due now, or held by an expired lease."""
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text(f"SELECT record_key FROM integration.zoho_sync_queue "  # noqa: S608
-                    f"WHERE entity = :entity AND {_DUE} ORDER BY record_key LIMIT :limit"),
+            sa.text(f"SELECT record_key, change_version, attempts "  # noqa: S608
+                    f"FROM integration.zoho_sync_queue WHERE entity = :entity AND {_DUE} "
+                    "ORDER BY next_attempt_at, record_key LIMIT :limit"),
             {"entity": entity, "limit": limit},
         )
-        return [row.record_key for row in rows]
+        return [DueRecord(row.record_key, row.change_version, row.attempts) for row in rows]
 
 
 def status_counts(engine: sa.Engine, entity: str | None = None) -> dict[str, int]:

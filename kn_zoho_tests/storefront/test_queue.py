@@ -127,7 +127,7 @@ def test_backoff_delays_the_next_claim(engine: sa.Engine) -> None:
         queue.finish(conn, claim, Outcome.failure("upsert", "500", "boom", transient=True),
                      worker="w1", retry_base_seconds=3600)
     assert queue.claim(engine, "crm_contact", worker="w1") == []
-    assert queue.due_keys(engine, "crm_contact") == []
+    assert queue.due_records(engine, "crm_contact") == []
 
 
 def test_permanent_failure_is_not_retried_until_forced(engine: sa.Engine) -> None:
@@ -146,7 +146,7 @@ def test_killed_run_lease_expires_and_record_is_due_again(engine: sa.Engine) -> 
     with engine.begin() as conn:
         user_id = _insert_user(conn, "f@example.in")
     queue.claim(engine, "crm_contact", worker="killed", lease=timedelta(seconds=-1))
-    assert queue.due_keys(engine, "crm_contact") == [user_id]
+    assert [r.record_key for r in queue.due_records(engine, "crm_contact")] == [user_id]
     [again] = queue.claim(engine, "crm_contact", worker="w2")
     assert again.record_key == user_id
 

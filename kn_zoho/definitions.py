@@ -1,5 +1,48 @@
 """The Dagster code location: `dagster dev -w workspace.yaml` loads this module."""
 
-from dagster import Definitions
+from __future__ import annotations
 
-defs = Definitions()
+import os
+
+from dagster import Definitions, EnvVar
+
+from kn_zoho.defs.crm.assets import crm_contacts, crm_leads
+from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
+from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
+
+
+def _optional(name: str) -> dict[str, EnvVar]:
+    """An EnvVar only when the variable is set, so the embedded defaults apply otherwise."""
+    return {name.lower(): EnvVar(name)} if os.environ.get(name) else {}
+
+
+def build_resources() -> dict[str, object]:
+    storefront = StorefrontDatabase(
+        **{"database_url": EnvVar("KN_ZOHO_DATABASE_URL")}
+        if os.environ.get("KN_ZOHO_DATABASE_URL") else {})
+    zoho = {
+        "storefront": storefront,
+        "client_id": EnvVar("ZOHO_CLIENT_ID"),
+        "client_secret": EnvVar("ZOHO_CLIENT_SECRET"),
+        "refresh_token": EnvVar("ZOHO_REFRESH_TOKEN"),
+        **({"accounts_url": EnvVar("ZOHO_ACCOUNTS_URL")}
+           if os.environ.get("ZOHO_ACCOUNTS_URL") else {}),
+    }
+    return {
+        "storefront": storefront,
+        "zoho_crm": ZohoCrmResource(**zoho),
+        "zoho_books": ZohoBooksResource(
+            **zoho, organization_id=EnvVar("ZOHO_BOOKS_ORGANIZATION_ID")),
+    }
+
+
+def build_definitions() -> Definitions:
+    """Built from the environment as it is now (the demo sets it before calling this)."""
+    return Definitions(
+        assets=[crm_contacts, crm_leads],
+        sensors=[crm_contacts_sensor, crm_leads_sensor],
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions()

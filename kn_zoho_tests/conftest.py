@@ -94,3 +94,83 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     engine = db.create_engine(database_url)
     yield engine
     engine.dispose()
+
+
+# --- the bundled Zoho sandbox over real HTTP, and clients pointed at it ----------------------
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[object]:
+    """One sandbox on a free loopback port for the whole session (reset per test)."""
+    from kn_zoho.sandbox.server import start_sandbox
+
+    from kn_zoho.sandbox.config import SandboxConfig
+
+    with start_sandbox(SandboxConfig(seed=7)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: object) -> Iterator[SandboxAdmin]:
+    admin = SandboxAdmin(sandbox_server.base_url)
+    admin.post("/__sandbox/reset")
+    yield admin
+    admin.post("/__sandbox/faults", {"error_rate": 0, "lost_response_rate": 0,
+                                     "latency_ms": 0, "timeout_rate": 0})
+
+
+class SandboxAdmin:
+    """The sandbox's admin API, for arranging faults and reading what Zoho holds."""
+
+    def __init__(self, base_url: str) -> None:
+        import requests
+
+        self.base_url = base_url
+        self._session = requests.Session()
+
+    def post(self, path: str, body: dict | None = None) -> dict:
+        reply = self._session.post(self.base_url + path, json=body or {}, timeout=10)
+        reply.raise_for_status()
+        return reply.json() if reply.content else {}
+
+    def records(self, kind: str) -> list[dict]:
+        reply = self._session.get(f"{self.base_url}/__sandbox/records/{kind}", timeout=10)
+        reply.raise_for_status()
+        return reply.json()
+
+    def stats(self) -> dict:
+        return self._session.get(f"{self.base_url}/__sandbox/stats", timeout=10).json()
+
+    def faults(self, **faults: float) -> None:
+        self.post("/__sandbox/faults", faults)
+
+    def write_calls(self, prefix: str) -> int:
+        """API calls other than GET whose endpoint starts with ``prefix``."""
+        return sum(n for endpoint, n in self.stats()["requests_by_endpoint"].items()
+                   if not endpoint.startswith("GET ") and prefix in endpoint)
+
+
+@pytest.fixture
+def zoho_config(sandbox: SandboxAdmin) -> object:
+    from kn_zoho.sandbox import credentials
+    from kn_zoho.zoho.config import ZohoConfig
+
+    return ZohoConfig(client_id=credentials.DEMO_CLIENT_ID,
+                      client_secret=credentials.DEMO_CLIENT_SECRET,
+                      refresh_token=credentials.DEMO_REFRESH_TOKEN,
+                      books_organization_id=credentials.DEMO_ORGANIZATION_ID,
+                      accounts_url=sandbox.base_url)
+
+
+@pytest.fixture
+def zoho_clients(engine: sa.Engine, zoho_config: object) -> Iterator[object]:
+    """CRM and Books clients on this test's database, with near-zero in-call backoff."""
+    from cryptography.fernet import Fernet
+
+    from kn_zoho.zoho.factory import build_zoho_clients
+    from kn_zoho.zoho.http import HttpSettings
+
+    clients = build_zoho_clients(
+        engine, zoho_config, secret_key=Fernet.generate_key(),
+        settings=HttpSettings(backoff_base=0.001, backoff_max=0.01, read_timeout=5))
+    yield clients
+    clients.close()

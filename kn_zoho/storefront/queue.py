@@ -87,21 +87,24 @@ _FORCED = "(status <> 'in_progress' OR claimed_until < now())"
 
 
 def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
-          keys: Sequence[str] | None = None, force: bool = False,
-          lease: timedelta = DEFAULT_LEASE) -> list[Claim]:
+          keys: Sequence[str] | None = None, exclude: Sequence[str] = (),
+          force: bool = False, lease: timedelta = DEFAULT_LEASE) -> list[Claim]:
     """Take up to ``limit`` due records of ``entity`` (only ``keys`` if given).
 
     ``force`` is the admin's manual retry: the named records are taken whatever their state
     or next attempt time (except while another run holds them) and get a fresh set of
-    attempts.
+    attempts. ``exclude`` names records the caller has already attempted in this pass.
     """
     if force and keys is None:
         raise ValueError("a forced claim must name its records")
     condition = _FORCED if force else _DUE
     if keys is not None:
         condition += " AND record_key = ANY(:keys)"
+    if exclude:
+        condition += " AND NOT (record_key = ANY(:exclude))"
     params = {"entity": entity, "worker": worker, "limit": limit, "force": force,
-              "lease_seconds": lease.total_seconds(), "keys": list(keys or [])}
+              "lease_seconds": lease.total_seconds(), "keys": list(keys or []),
+              "exclude": list(exclude)}
     with engine.begin() as conn:
         rows = conn.execute(sa.text(_CLAIM_SQL.format(condition=condition)), params).all()
     claims = [Claim(row.entity, row.record_key, row.source_table, row.record_id,

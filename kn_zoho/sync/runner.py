@@ -100,9 +100,8 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
         batch_keys = remaining[:batch_size] if remaining is not None else None
         if batch_keys is not None and not batch_keys:
             break
-        claims = [c for c in queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
-                                         keys=batch_keys, force=force)
-                  if c.record_key not in attempted]
+        claims = queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
+                             keys=batch_keys, exclude=sorted(attempted), force=force)
         if remaining is not None:
             remaining = remaining[batch_size:]
         elif not claims:

@@ -187,3 +187,12 @@ def test_business_events_enqueue_the_right_entities(engine: sa.Engine) -> None:
     assert [e for e, _ in entities] == ["books_estimate", "books_invoice", "books_item",
                                         "crm_contact", "crm_lead", "crm_lead"]
     assert movements == [("KNB-1", 10, 10, "storefront"), ("KNB-1", -3, 7, "zoho")]
+
+
+def test_excluded_records_are_not_claimed_or_left_leased(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        first = _insert_user(conn, "h@example.in")
+        second = _insert_user(conn, "i@example.in")
+    taken = queue.claim(engine, "crm_contact", worker="w1", exclude=[first])
+    assert [c.record_key for c in taken] == [second]
+    assert _queue_row(engine, "crm_contact", first).status == "pending"

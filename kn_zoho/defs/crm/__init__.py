@@ -1,0 +1,1 @@
+"""Zoho CRM: contacts and leads."""

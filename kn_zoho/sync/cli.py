@@ -1,0 +1,55 @@
+"""`kn-zoho sync crm|books`: one pass of a flow, in-process, with the code Dagster runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+import sqlalchemy as sa
+
+from kn_zoho.cli import database_url_option
+from kn_zoho.storefront import db
+from kn_zoho.sync.runner import Flow
+from kn_zoho.zoho.config import ZohoConfig
+from kn_zoho.zoho.factory import ZohoClients, build_zoho_clients
+
+
+@contextmanager
+def _clients(database_url: str | None) -> Iterator[tuple[sa.Engine, ZohoClients]]:
+    embedded = not (database_url or os.environ.get(db.DATABASE_URL_ENV))
+    engine = db.create_engine(database_url)
+    clients = build_zoho_clients(engine, ZohoConfig.from_env(), embedded_default=embedded)
+    try:
+        yield engine, clients
+    finally:
+        clients.close()
+        engine.dispose()
+
+
+def _run(database_url: str | None, flows: Callable[[ZohoClients], list[Flow]]) -> None:
+    from kn_zoho.sync.service import run_flows, summary
+
+    with _clients(database_url) as (engine, clients):
+        reports = run_flows(engine, flows(clients))
+        for report in reports:
+            for failure in report.failures:
+                click.echo(f"{failure.status:>8} {failure.entity} {failure.record_key}: "
+                           f"{failure.error_message}", err=True)
+        click.echo(json.dumps(summary(engine, reports)))
+
+
+@click.group("sync")
+def sync_group() -> None:
+    """Sync due storefront records to Zoho once (what the Dagster assets run)."""
+
+
+@sync_group.command("crm")
+@database_url_option
+def sync_crm(database_url: str | None) -> None:
+    """Users -> CRM Contacts; inquiries and quote requests -> CRM Leads."""
+    from kn_zoho.sync.service import crm_flows
+
+    _run(database_url, crm_flows)

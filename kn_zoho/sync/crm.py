@@ -1,0 +1,192 @@
+"""Storefront users -> CRM Contacts; contact-form submissions and B2B quote requests -> Leads.
+
+Exactly once without idempotency keys: a Contact is upserted on Email (Zoho's own duplicate
+check), or updated by its id once we know it, so a lost reply followed by a retry updates
+the same Contact. A Lead carries our record key in a unique custom field
+(``KN_ZOHO_CRM_LEAD_REFERENCE_FIELD``) and is upserted on it, so a retried inquiry never
+makes a second Lead while two inquiries from one person stay two Leads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from kn_zoho.mapping.crm import (
+    CrmFieldConfig,
+    contact_from_user,
+    lead_from_inquiry,
+    lead_from_quote,
+    payload_hash,
+)
+from kn_zoho.mapping.errors import MappingError
+from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.zoho.crm import CrmClient
+from kn_zoho.zoho.errors import ZohoError
+
+LEAD_REFERENCE_FIELD_ENV = "KN_ZOHO_CRM_LEAD_REFERENCE_FIELD"
+DEFAULT_LEAD_REFERENCE_FIELD = "KN_Reference__c"
+
+Payload = dict[str, Any]
+Pending = tuple[Claim, Payload, str]  # claim, payload to send, hash of the mapped payload
+
+
+def _prepare(claims: Sequence[Claim], rows: dict[str, Any], build: Callable[[Any], Payload],
+             *, force: bool, label: str) -> tuple[dict[str, Outcome], list[Pending]]:
+    """Map each claimed record; bad data and unchanged payloads are settled here."""
+    outcomes: dict[str, Outcome] = {}
+    to_send: list[Pending] = []
+    for claim in claims:
+        row = rows.get(claim.record_key)
+        if row is None:
+            outcomes[claim.record_key] = Outcome.failure(
+                "load", "NOT_FOUND", f"{label} {claim.record_key} no longer exists in the "
+                "storefront", transient=False)
+            continue
+        try:
+            payload = build(row)
+        except MappingError as exc:
+            outcomes[claim.record_key] = Outcome.failure("map", "INVALID_DATA", str(exc),
+                                                         transient=False)
+            continue
+        digest = payload_hash(payload)
+        if not force and claim.zoho_id and digest == claim.payload_hash:
+            outcomes[claim.record_key] = Outcome.success("unchanged", claim.zoho_id, digest)
+            continue
+        to_send.append((claim, payload, digest))
+    return outcomes, to_send
+
+
+def _send(batch: list[Pending], call: Callable[[list[Payload]], list[Any]],
+          operation: str) -> dict[str, Outcome]:
+    """One Zoho write for the batch; each record gets its own outcome."""
+    if not batch:
+        return {}
+    payloads = [payload for _, payload, _ in batch]
+    try:
+        results = call(payloads)
+    except ZohoError as exc:
+        return {claim.record_key: Outcome.failure(operation, str(exc.code), str(exc),
+                                                  transient=exc.transient)
+                for claim, _, _ in batch}
+    outcomes = {}
+    for (claim, _, digest), result in zip(batch, results, strict=True):
+        if result.ok:
+            outcomes[claim.record_key] = Outcome.success(
+                f"{operation}:{result.action}" if result.action else operation,
+                result.zoho_id, digest)
+        else:
+            field = f" (field {result.field})" if result.field else ""
+            outcomes[claim.record_key] = Outcome.failure(
+                operation, result.code or "ERROR",
+                f"Zoho rejected {claim.entity} {claim.record_key}{field}: {result.message}",
+                transient=False)
+    return outcomes
+
+
+class ContactsFlow:
+    """Storefront users -> Zoho CRM Contacts."""
+
+    entity = "crm_contact"
+
+    def __init__(self, crm: CrmClient, fields: CrmFieldConfig) -> None:
+        self.crm = crm
+        self.fields = fields
+
+    def api_calls(self) -> int:
+        return sum(self.crm.http.api_calls.values())
+
+    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
+                ) -> dict[str, Outcome]:
+        with engine.connect() as conn:
+            rows = {str(row["id"]): row for row in conn.execute(
+                sa.text("SELECT * FROM public.users WHERE id = ANY(:ids)"),
+                {"ids": [c.record_id for c in claims]}).mappings()}
+        outcomes, to_send = _prepare(claims, rows,
+                                     lambda row: contact_from_user(row, self.fields),
+                                     force=force, label="user")
+        known, new = [], []
+        for claim, payload, digest in to_send:
+            zoho_id = claim.zoho_id or rows[claim.record_key]["zoho_crm_id"]
+            if zoho_id:
+                known.append((claim, {**payload, "id": zoho_id}, digest))
+            else:
+                new.append((claim, payload, digest))
+        outcomes |= _send(new, lambda ps: self.crm.upsert("Contacts", ps, ("Email",)), "upsert")
+        outcomes |= _send(known, lambda ps: self.crm.update("Contacts", ps), "update")
+        return outcomes
+
+    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+        conn.execute(sa.text("UPDATE public.users SET zoho_crm_id = :zid WHERE id = :id "
+                             "AND zoho_crm_id IS DISTINCT FROM :zid"),
+                     {"zid": outcome.zoho_id, "id": claim.record_id})
+
+
+class LeadsFlow:
+    """Contact-us submissions and B2B quote requests -> Zoho CRM Leads.
+
+    ``reference_field`` is a custom Leads field marked "Do not allow duplicate values" in
+    Zoho CRM; it holds our record key (``inquiry-<id>`` / ``quote-<number>``).
+    """
+
+    entity = "crm_lead"
+
+    def __init__(self, crm: CrmClient, reference_field: str | None = None) -> None:
+        self.crm = crm
+        self.reference_field = reference_field or os.environ.get(
+            LEAD_REFERENCE_FIELD_ENV, DEFAULT_LEAD_REFERENCE_FIELD)
+
+    def api_calls(self) -> int:
+        return sum(self.crm.http.api_calls.values())
+
+    def _load(self, conn: sa.Connection, claims: Sequence[Claim]) -> dict[str, Payload]:
+        inquiries = [c.record_id for c in claims if c.source_table == "contact_submissions"]
+        quotes = [c.record_id for c in claims if c.source_table == "b2b_quotes"]
+        builders: dict[str, Payload] = {}
+        for row in conn.execute(sa.text(
+                "SELECT * FROM public.contact_submissions WHERE id = ANY(:ids)"),
+                {"ids": inquiries}).mappings():
+            builders[f"inquiry-{row['id']}"] = {"kind": "inquiry", "row": row}
+        quote_rows = conn.execute(sa.text(
+            "SELECT q.*, to_jsonb(u) AS customer FROM public.b2b_quotes q "
+            "JOIN public.users u ON u.id = q.user_id WHERE q.id = ANY(:ids)"),
+            {"ids": quotes}).mappings().all()
+        lines: dict[Any, list[Any]] = {}
+        for line in conn.execute(sa.text(
+                "SELECT i.*, p.sku, p.name AS product_name, p.hsn_code "
+                "FROM public.b2b_quote_items i JOIN public.products p ON p.id = i.product_id "
+                "WHERE i.quote_id = ANY(:ids) ORDER BY p.sku"), {"ids": quotes}).mappings():
+            lines.setdefault(line["quote_id"], []).append(line)
+        for row in quote_rows:
+            builders[f"quote-{row['quote_number']}"] = {
+                "kind": "quote", "row": row, "customer": row["customer"],
+                "lines": lines.get(row["id"], [])}
+        return builders
+
+    def _build(self, source: Payload) -> Payload:
+        if source["kind"] == "inquiry":
+            return lead_from_inquiry(source["row"])
+        return lead_from_quote(source["row"], source["customer"], source["lines"])
+
+    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
+                ) -> dict[str, Outcome]:
+        with engine.connect() as conn:
+            sources = self._load(conn, claims)
+        reference = self.reference_field
+        outcomes, to_send = _prepare(
+            claims, sources, lambda source: self._build(source), force=force, label="lead")
+        to_send = [(c, {**p, reference: c.record_key}, d) for c, p, d in to_send]
+        outcomes |= _send(to_send, lambda ps: self.crm.upsert("Leads", ps, (reference,)),
+                          "upsert")
+        return outcomes
+
+    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+        if claim.source_table == "contact_submissions":
+            statement = ("UPDATE public.contact_submissions SET zoho_crm_lead_id = :zid "
+                         "WHERE id = :id")
+        else:
+            statement = "UPDATE public.b2b_quotes SET zoho_crm_id = :zid WHERE id = :id"
+        conn.execute(sa.text(statement), {"zid": outcome.zoho_id, "id": claim.record_id})

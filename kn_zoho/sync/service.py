@@ -1,0 +1,48 @@
+"""Wire flows to clients and summarise runs: shared by the CLI, Dagster and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from kn_zoho.mapping.crm import CrmFieldConfig
+from kn_zoho.storefront import queue
+from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
+from kn_zoho.sync.runner import Flow, SyncReport, run_flow
+from kn_zoho.zoho.factory import ZohoClients
+
+
+def crm_flows(clients: ZohoClients) -> list[Flow]:
+    return [ContactsFlow(clients.crm, CrmFieldConfig.from_env()), LeadsFlow(clients.crm)]
+
+
+def run_flows(engine: sa.Engine, flows: Sequence[Flow], **kwargs: Any) -> list[SyncReport]:
+    return [run_flow(engine, flow, **kwargs) for flow in flows]
+
+
+def summary(engine: sa.Engine, reports: Sequence[SyncReport]) -> dict[str, Any]:
+    """Counts for this run plus what the queue still holds for the same entities.
+
+    ``synced``/``failed``/``dead``/``retrying`` count records attempted in this run;
+    ``pending`` is every record still waiting (new, or a retry not yet due).
+    """
+    waiting = {"pending": 0, "in_progress": 0, "failed": 0, "dead": 0}
+    for report in reports:
+        counts = queue.status_counts(engine, report.entity)
+        for status in waiting:
+            waiting[status] += counts[status]
+    return {
+        "synced": sum(r.count("synced") for r in reports),
+        "failed": sum(r.count("failed") for r in reports),
+        "dead": sum(r.count("dead") for r in reports),
+        "retrying": sum(r.count("pending") for r in reports),
+        "pending": waiting["pending"] + waiting["in_progress"],
+        "api_calls": sum(r.api_calls for r in reports),
+        "queue_failed": waiting["failed"],
+        "queue_dead": waiting["dead"],
+        "by_entity": {r.entity: {"synced": r.count("synced"), "failed": r.count("failed"),
+                                 "dead": r.count("dead"), "retrying": r.count("pending")}
+                      for r in reports},
+    }

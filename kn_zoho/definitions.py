@@ -8,6 +8,7 @@ from dagster import Definitions, EnvVar
 
 from kn_zoho.defs.crm.assets import crm_contacts, crm_leads
 from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
+from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
 
 
@@ -40,7 +41,9 @@ def build_definitions() -> Definitions:
     """Built from the environment as it is now (the demo sets it before calling this)."""
     return Definitions(
         assets=[crm_contacts, crm_leads],
-        sensors=[crm_contacts_sensor, crm_leads_sensor],
+        asset_checks=[*queue_checks(crm_contacts, "crm_contact"),
+                      *queue_checks(crm_leads, "crm_lead")],
+        sensors=[crm_contacts_sensor, crm_leads_sensor, dead_letter_alerts],
         resources=build_resources(),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import click
@@ -76,7 +77,7 @@ def demo_command(database_url: str | None, users: int, orders: int) -> None:
     state_file = db.data_dir() / "sandbox-state.json"
     with start_sandbox(SandboxConfig(seed=1, state_file=str(state_file))) as sandbox:
         for line in credentials.export_lines(sandbox.base_url):
-            name, _, value = line.removeprefix("export ").partition("=")
+            name, _, value = shlex.split(line.removeprefix("export "))[0].partition("=")
             os.environ[name] = value
         if not database_url:
             os.environ.setdefault("KN_ZOHO_SECRET_KEY", load_secret_key(True).decode())

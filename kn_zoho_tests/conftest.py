@@ -9,6 +9,7 @@ test starts clean in tens of milliseconds.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -26,15 +27,19 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Maintenance URL of the PostgreSQL server the tests run on."""
+def pg_server_url() -> Iterator[str]:
+    """Maintenance URL of the PostgreSQL server the tests run on.
+
+    The embedded server's folder is its own (not under pytest's basetemp, which a concurrent
+    pytest session may clean up while this one still runs).
+    """
     configured = os.environ.get(TEST_DATABASE_URL_ENV)
     if configured:
         yield db.sqlalchemy_url(configured)
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="kn_zoho_pg_"), cleanup_mode="delete")
     try:
         yield db.sqlalchemy_url(server.get_uri())
     finally:

@@ -1,0 +1,183 @@
+"""Zoho Books v3 for one organization: contacts, items, taxes, invoices, payments, estimates,
+inventory adjustments.
+
+Zoho has no idempotency keys, so every create has a ``find_*`` partner on a natural key
+(email, SKU, reference or invoice number) for the sync code to look up before re-creating.
+The finders pass Zoho's filter and then match exactly on this side, over every page: a filter
+Zoho ignores or matches loosely can cost speed, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from kn_zoho.zoho.errors import ZohoNotFoundError
+from kn_zoho.zoho.http import ZohoHttp
+
+BOOKS_BASE = "/books/v3"
+DEFAULT_PER_PAGE = 200
+# Books documents stock adjustments for Zoho Inventory; this is the one place the path lives.
+INVENTORY_ADJUSTMENTS_PATH = "/inventoryadjustments"
+
+
+class BooksClient:
+    """Zoho Books calls for ``organization_id``; every call carries it."""
+
+    def __init__(self, http: ZohoHttp, organization_id: str) -> None:
+        self.http = http
+        self.organization_id = organization_id
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        path_params: Mapping[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        """One Books call; ``path`` is relative to ``/books/v3``, e.g. ``/invoices``."""
+        return self.http.request(
+            method,
+            BOOKS_BASE + path,
+            path_params=path_params,
+            params={"organization_id": self.organization_id, **(params or {})},
+            json=json,
+        )
+
+    def paged(
+        self,
+        path: str,
+        key: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a list endpoint, following ``page_context.has_more_page``."""
+        page = 1
+        while True:
+            body = self.call("GET", path, params={**(params or {}), "page": page,
+                                                  "per_page": per_page})
+            yield from body.get(key) or []
+            if not (body.get("page_context") or {}).get("has_more_page"):
+                return
+            page += 1
+
+    def _get(self, path: str, key: str, record_id: str) -> dict[str, Any] | None:
+        try:
+            body = self.call("GET", path, path_params={"id": record_id})
+        except ZohoNotFoundError:
+            return None
+        return body.get(key)
+
+    def _find(
+        self, path: str, key: str, params: Mapping[str, object],
+        matches: Callable[[dict[str, Any]], bool],
+    ) -> dict[str, Any] | None:
+        return next((record for record in self.paged(path, key, params) if matches(record)), None)
+
+    def _create(self, path: str, key: str, payload: Mapping[str, Any],
+                params: Mapping[str, object] | None = None) -> dict[str, Any]:
+        return self.call("POST", path, params=params, json=dict(payload))[key]
+
+    # -- contacts -----------------------------------------------------------------------------
+
+    def create_contact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return self._create("/contacts", "contact", payload)
+
+    def get_contact(self, contact_id: str) -> dict[str, Any] | None:
+        return self._get("/contacts/{id}", "contact", contact_id)
+
+    def find_contact_by_email(self, email: str) -> dict[str, Any] | None:
+        wanted = email.strip().casefold()
+        return self._find(
+            "/contacts", "contacts", {"email": email},
+            lambda contact: str(contact.get("email") or "").strip().casefold() == wanted,
+        )
+
+    # -- items --------------------------------------------------------------------------------
+
+    def create_item(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return self._create("/items", "item", payload)
+
+    def update_item(self, item_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("PUT", "/items/{id}", path_params={"id": item_id},
+                         json=dict(payload))["item"]
+
+    def get_item(self, item_id: str) -> dict[str, Any] | None:
+        return self._get("/items/{id}", "item", item_id)
+
+    def find_item_by_sku(self, sku: str) -> dict[str, Any] | None:
+        return self._find("/items", "items", {"sku": sku},
+                          lambda item: item.get("sku") == sku)
+
+    def list_items(self, **filters: object) -> Iterator[dict[str, Any]]:
+        """Every item (all pages), e.g. for stock snapshots."""
+        return self.paged("/items", "items", filters)
+
+    # -- taxes --------------------------------------------------------------------------------
+
+    def list_taxes(self) -> list[dict[str, Any]]:
+        """Taxes and tax groups (GST18 = CGST+SGST group, IGST18 = single tax, ...)."""
+        return list(self.paged("/settings/taxes", "taxes"))
+
+    # -- invoices -----------------------------------------------------------------------------
+
+    def create_invoice(
+        self, payload: Mapping[str, Any], *, ignore_auto_number_generation: bool
+    ) -> dict[str, Any]:
+        """Create an invoice; with ``ignore_auto_number_generation`` the payload's
+        ``invoice_number`` is used, which Zoho keeps unique (a natural duplicate guard)."""
+        params = {"ignore_auto_number_generation": "true"} if ignore_auto_number_generation else {}
+        return self._create("/invoices", "invoice", payload, params)
+
+    def get_invoice(self, invoice_id: str) -> dict[str, Any] | None:
+        return self._get("/invoices/{id}", "invoice", invoice_id)
+
+    def find_invoice_by_reference_number(self, reference_number: str) -> dict[str, Any] | None:
+        return self._find(
+            "/invoices", "invoices", {"reference_number": reference_number},
+            lambda invoice: invoice.get("reference_number") == reference_number,
+        )
+
+    def find_invoice_by_invoice_number(self, invoice_number: str) -> dict[str, Any] | None:
+        return self._find(
+            "/invoices", "invoices", {"invoice_number": invoice_number},
+            lambda invoice: invoice.get("invoice_number") == invoice_number,
+        )
+
+    # -- customer payments ---------------------------------------------------------------------
+
+    def create_customer_payment(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return self._create("/customerpayments", "payment", payload)
+
+    def find_customer_payment_by_reference_number(
+        self, reference_number: str
+    ) -> dict[str, Any] | None:
+        return self._find(
+            "/customerpayments", "customerpayments", {"reference_number": reference_number},
+            lambda payment: payment.get("reference_number") == reference_number,
+        )
+
+    # -- estimates ----------------------------------------------------------------------------
+
+    def create_estimate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return self._create("/estimates", "estimate", payload)
+
+    def find_estimate_by_reference_number(self, reference_number: str) -> dict[str, Any] | None:
+        return self._find(
+            "/estimates", "estimates", {"reference_number": reference_number},
+            lambda estimate: estimate.get("reference_number") == reference_number,
+        )
+
+    # -- inventory adjustments ----------------------------------------------------------------
+
+    def create_inventory_adjustment(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Adjust stock; never retried after a timeout or 5xx (it would count twice)."""
+        return self._create(INVENTORY_ADJUSTMENTS_PATH, "inventory_adjustment", payload)
+
+    def list_inventory_adjustments(self, **filters: object) -> Iterator[dict[str, Any]]:
+        return self.paged(INVENTORY_ADJUSTMENTS_PATH, "inventory_adjustments", filters)

@@ -1,0 +1,367 @@
+"""The one HTTP layer under the CRM and Books clients.
+
+Every call: a shared access token, a slot from the rate limiter, a connect+read timeout, and
+on failure a typed :mod:`~kn_zoho.zoho.errors` exception. Transient failures are retried in the
+call with exponential backoff and full jitter (honouring ``Retry-After``), except where a
+retry could apply a write twice: a POST that timed out or got a 5xx may already be stored, so
+it is raised with ``outcome_unknown`` for the caller to look up before re-creating.
+A 401 for an expired token gets one token refresh and one retry.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from kn_zoho.zoho.auth import AccessToken
+from kn_zoho.zoho.errors import (
+    ZohoAuthError,
+    ZohoError,
+    ZohoNotFoundError,
+    ZohoPermanentError,
+    ZohoRateLimitError,
+    ZohoTransientError,
+)
+from kn_zoho.zoho.ratelimit import LocalRateLimiter, RateLimit, RateLimiter
+
+log = logging.getLogger(__name__)
+
+CRM = "crm"
+BOOKS = "books"
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+_CRM_TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
+_BOOKS_RATE_CODES = {44: "per-minute", 45: "daily", 1070: "concurrency"}
+_BOOKS_INTERNAL_ERROR = 1000
+_BOOKS_NOT_FOUND = 1002
+_BOOKS_NOT_AUTHORIZED = 57
+_AUTH_FAILURE_MEMORY = 600.0  # after a fresh token is refused too, stop refreshing on 401s
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Timeouts, retry and rate limits. Tests set the delays near zero."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 4
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    max_retry_after: float = 60.0  # a longer Retry-After is left to the queue's next attempt
+    books_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(100))  # per org
+    crm_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(100))
+
+
+class TokenProvider(Protocol):
+    def get(self) -> AccessToken: ...
+
+    def invalidate(self, rejected: str) -> AccessToken: ...
+
+
+class ZohoHttp:
+    """Authenticated, rate-limited, retrying JSON calls to Zoho CRM and Books."""
+
+    def __init__(
+        self,
+        tokens: TokenProvider,
+        *,
+        settings: HttpSettings | None = None,
+        rate_limiter: RateLimiter | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.tokens = tokens
+        self.settings = settings or HttpSettings()
+        self._limiter = rate_limiter or LocalRateLimiter()
+        self._session = session or requests.Session()
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._rate_limited = 0
+        self._auth_refused_until: dict[str, float] = {}
+
+    @property
+    def api_calls(self) -> dict[str, int]:
+        """HTTP requests sent, by ``"METHOD /path-template"`` (retries included)."""
+        with self._lock:
+            return dict(self._calls)
+
+    @property
+    def rate_limited(self) -> int:
+        """How many 429 replies this client has received."""
+        with self._lock:
+            return self._rate_limited
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        path_params: Mapping[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        record_errors: bool = False,
+    ) -> dict[str, Any]:
+        """Send one call and return Zoho's JSON reply (``{}`` for 204 No Content).
+
+        ``path`` is a template such as ``/books/v3/invoices/{invoice_id}``, filled from
+        ``path_params`` (URL-quoted) and counted under the template. ``idempotent`` defaults
+        to the method's semantics. ``record_errors``: a CRM batch reply that carries
+        per-record errors (HTTP 400 with ``data``) is returned, not raised.
+        """
+        method = method.upper()
+        product = _product(path)
+        url_path = path.format_map(
+            {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
+        )
+        bucket, limit = self._bucket(product, params)
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
+        attempt = 0
+        token_refreshed = False
+        while True:
+            attempt += 1
+            try:
+                token = self.tokens.get()
+                wait = self._limiter.reserve(bucket, limit)
+                if wait > 0:
+                    self._sleep(wait)
+                response = self._send(method, path, token, url_path, params, json)
+                if not token_refreshed and self._token_rejected(product, response):
+                    token_refreshed = True
+                    attempt -= 1  # the refresh retry is not a backoff attempt
+                    log.info("Zoho %s refused the access token; refreshing it once", product)
+                    self.tokens.invalidate(token.value)
+                    continue
+                return _reply(product, response, record_errors)
+            except ZohoError as exc:
+                error = exc
+            if isinstance(error, ZohoAuthError) and error.http_status == 401:
+                with self._lock:
+                    self._auth_refused_until[product] = time.monotonic() + _AUTH_FAILURE_MEMORY
+            if isinstance(error, ZohoRateLimitError):
+                with self._lock:
+                    self._rate_limited += 1
+            delay = self._retry_delay(error, attempt, idempotent)
+            if delay is None:
+                raise error
+            log.warning(
+                "Zoho %s %s failed (%s); retry %d of %d in %.1f s",
+                method, path, error, attempt, self.settings.max_attempts - 1, delay,
+            )
+            if isinstance(error, ZohoRateLimitError):
+                # hold back every caller of the bucket; the next reserve() waits out the delay
+                self._limiter.penalize(bucket, delay)
+            else:
+                self._sleep(delay)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _bucket(self, product: str, params: Mapping[str, object] | None) -> tuple[str, RateLimit]:
+        if product == CRM:
+            return CRM, self.settings.crm_rate_limit
+        organization_id = (params or {}).get("organization_id")
+        if not organization_id:
+            raise ValueError("every Zoho Books call needs organization_id in params")
+        return f"{BOOKS}:{organization_id}", self.settings.books_rate_limit
+
+    def _send(
+        self,
+        method: str,
+        template: str,
+        token: AccessToken,
+        url_path: str,
+        params: Mapping[str, object] | None,
+        json: Any,
+    ) -> requests.Response:
+        with self._lock:
+            self._calls[f"{method} {template}"] += 1
+        url = token.api_domain + url_path
+        try:
+            return self._session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                headers={"Authorization": f"Zoho-oauthtoken {token.value}"},
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+            )
+        except requests.ConnectTimeout:
+            raise ZohoTransientError(
+                f"timed out connecting to {token.api_domain}", code="CONNECT_TIMEOUT"
+            ) from None
+        except requests.Timeout:
+            raise ZohoTransientError(
+                f"no reply from Zoho within {self.settings.read_timeout:g} s ({method} {template})",
+                code="TIMEOUT", outcome_unknown=True,
+            ) from None
+        except requests.ConnectionError as exc:
+            raise ZohoTransientError(
+                f"connection to {token.api_domain} failed ({type(exc).__name__})",
+                code="CONNECTION_ERROR", outcome_unknown=not _never_sent(exc),
+            ) from None
+
+    def _token_rejected(self, product: str, response: requests.Response) -> bool:
+        """A 401 that a new access token may cure (expired, revoked, replaced)."""
+        if response.status_code != 401:
+            return False
+        with self._lock:
+            if self._auth_refused_until.get(product, 0.0) > time.monotonic():
+                return False
+        if product == BOOKS:
+            return True  # Books does not tell an expired token from a missing scope
+        return _json(response).get("code") in _CRM_TOKEN_CODES
+
+    def _retry_delay(self, error: ZohoError, attempt: int, idempotent: bool) -> float | None:
+        """Seconds to wait before retrying in this call, or None to raise now."""
+        if not error.retry_in_call or attempt >= self.settings.max_attempts:
+            return None
+        if error.outcome_unknown and not idempotent:
+            return None
+        if error.retry_after is not None:
+            if error.retry_after > self.settings.max_retry_after:
+                return None
+            return error.retry_after
+        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(0.0, ceiling)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _product(path: str) -> str:
+    if path.startswith("/crm/"):
+        return CRM
+    if path.startswith("/books/"):
+        return BOOKS
+    raise ValueError(f"not a Zoho CRM or Books path: {path!r} (expected /crm/... or /books/...)")
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _reply(product: str, response: requests.Response, record_errors: bool) -> dict[str, Any]:
+    """The reply body, or the typed error it stands for."""
+    status = response.status_code
+    if status == 204:
+        return {}
+    body = _json(response)
+    if 200 <= status < 300:
+        if not body and response.content.strip():
+            raise ZohoTransientError(
+                f"Zoho {product} sent a reply that is not JSON (HTTP {status})",
+                http_status=status, outcome_unknown=True,
+            )
+        if product == CRM or body.get("code", 0) == 0:
+            return body
+    elif product == CRM and record_errors and status == 400 and isinstance(body.get("data"), list):
+        return body
+    retry_after = _retry_after(response.headers.get("Retry-After"))
+    if product == CRM:
+        raise _crm_error(status, body, retry_after)
+    raise _books_error(status, body, retry_after)
+
+
+def _crm_error(status: int, body: dict[str, Any], retry_after: float | None) -> ZohoError:
+    code = body.get("code")
+    message = str(body.get("message") or f"HTTP {status}")
+    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    common: dict[str, Any] = {"code": code, "http_status": status, "reply": body}
+    if status == 429 or code == "TOO_MANY_REQUESTS":
+        return ZohoRateLimitError(
+            f"Zoho CRM limit reached: {message}", retry_after=retry_after, **common
+        )
+    if code == "OAUTH_SCOPE_MISMATCH":
+        return ZohoAuthError(
+            f"the Zoho token lacks the CRM scope for this call ({message}): add "
+            "ZohoCRM.modules.ALL to the self client and generate a new ZOHO_REFRESH_TOKEN",
+            **common,
+        )
+    if status == 401:
+        return ZohoAuthError(
+            f"Zoho CRM refused a freshly refreshed access token ({message}): check that "
+            "ZOHO_ACCOUNTS_URL is the account's data centre and the CRM user is active",
+            **common,
+        )
+    if status == 403 or code == "NO_PERMISSION":
+        return ZohoAuthError(
+            f"the Zoho CRM user behind the token may not do this ({message}): grant the "
+            "profile permission for the module",
+            **common,
+        )
+    if status >= 500:
+        return ZohoTransientError(
+            f"Zoho CRM failed: {message}", outcome_unknown=True, retry_after=retry_after, **common
+        )
+    if status == 404:
+        return ZohoNotFoundError(f"Zoho CRM: {message}", **common)
+    return ZohoPermanentError(
+        f"Zoho CRM rejected the request: {message}", field=details.get("api_name"), **common
+    )
+
+
+def _books_error(status: int, body: dict[str, Any], retry_after: float | None) -> ZohoError:
+    code = body.get("code")
+    message = str(body.get("message") or f"HTTP {status}")
+    common: dict[str, Any] = {"code": code, "http_status": status, "reply": body}
+    if status == 429 or code in _BOOKS_RATE_CODES:
+        kind = _BOOKS_RATE_CODES.get(code, "rate") if isinstance(code, int) else "rate"
+        return ZohoRateLimitError(
+            f"Zoho Books {kind} limit reached: {message}",
+            daily=code == 45, retry_after=retry_after, **common,
+        )
+    if status >= 500 or code == _BOOKS_INTERNAL_ERROR:
+        return ZohoTransientError(
+            f"Zoho Books failed: {message}", outcome_unknown=True, retry_after=retry_after,
+            **common,
+        )
+    if status == 401 or code == _BOOKS_NOT_AUTHORIZED:
+        return ZohoAuthError(
+            f"Zoho Books refused the call ({message}): check the self client's scopes "
+            "(ZohoBooks.fullaccess.all or the per-module scopes), that "
+            "ZOHO_BOOKS_ORGANIZATION_ID belongs to this account, and the user's role",
+            **common,
+        )
+    if status == 404 or code == _BOOKS_NOT_FOUND:
+        return ZohoNotFoundError(f"Zoho Books: {message}", **common)
+    return ZohoPermanentError(f"Zoho Books rejected the request: {message}", **common)
+
+
+def _retry_after(header: str | None) -> float | None:
+    """``Retry-After`` in seconds, from either of its two formats."""
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the connection failed before the request left (safe to send again)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)

@@ -106,9 +106,8 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[object]:
     """One sandbox on a free loopback port for the whole session (reset per test)."""
-    from kn_zoho.sandbox.server import start_sandbox
-
     from kn_zoho.sandbox.config import SandboxConfig
+    from kn_zoho.sandbox.server import start_sandbox
 
     with start_sandbox(SandboxConfig(seed=7)) as server:
         yield server

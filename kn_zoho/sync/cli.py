@@ -53,3 +53,13 @@ def sync_crm(database_url: str | None) -> None:
     from kn_zoho.sync.service import crm_flows
 
     _run(database_url, crm_flows)
+
+
+@sync_group.command("books")
+@database_url_option
+def sync_books(database_url: str | None) -> None:
+    """Products -> Books items; paid orders -> invoices + payments; approved quotes ->
+    estimates."""
+    from kn_zoho.sync.service import books_flows
+
+    _run(database_url, books_flows)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.storefront import queue
+from kn_zoho.sync.books import BooksCatalog, EstimatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
 from kn_zoho.sync.runner import Flow, SyncReport, run_flow
 from kn_zoho.zoho.factory import ZohoClients
@@ -16,6 +17,14 @@ from kn_zoho.zoho.factory import ZohoClients
 
 def crm_flows(clients: ZohoClients) -> list[Flow]:
     return [ContactsFlow(clients.crm, CrmFieldConfig.from_env()), LeadsFlow(clients.crm)]
+
+
+def books_flows(clients: ZohoClients) -> list[Flow]:
+    """Items first, so invoices and estimates find them; one catalog (taxes, customers,
+    items already in Books) serves all three, so the run lists each at most once."""
+    catalog = BooksCatalog(clients.books)
+    return [ItemsFlow(clients.books, catalog), InvoicesFlow(clients.books, catalog),
+            EstimatesFlow(clients.books, catalog)]
 
 
 def run_flows(engine: sa.Engine, flows: Sequence[Flow], **kwargs: Any) -> list[SyncReport]:

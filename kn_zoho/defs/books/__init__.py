@@ -1,0 +1,1 @@
+"""Zoho Books: items, invoices with payments, estimates."""

@@ -1,0 +1,46 @@
+"""Books assets: one dynamic partition per storefront record (SKU, order number, quote number).
+
+Each asset builds its own flow (and so its own catalog of what Books holds): a Dagster run
+materialises one asset, and the catalog is meant to live for one run.
+"""
+
+from dagster import DynamicPartitionsDefinition
+
+from kn_zoho.defs.queue_assets import queue_asset
+from kn_zoho.sync.books import EstimatesFlow, InvoicesFlow, ItemsFlow
+
+books_item_partitions = DynamicPartitionsDefinition(name="books_items")
+books_invoice_partitions = DynamicPartitionsDefinition(name="books_invoices")
+books_estimate_partitions = DynamicPartitionsDefinition(name="books_estimates")
+
+books_items = queue_asset(
+    name="books_items",
+    entity="books_item",
+    partitions_def=books_item_partitions,
+    flow=lambda clients: ItemsFlow(clients.books),
+    resource_key="zoho_books",
+    product="books",
+    description="Storefront products as Zoho Books inventory items (partition = SKU).",
+)
+
+books_invoices = queue_asset(
+    name="books_invoices",
+    entity="books_invoice",
+    partitions_def=books_invoice_partitions,
+    flow=lambda clients: InvoicesFlow(clients.books),
+    resource_key="zoho_books",
+    product="books",
+    description="Paid storefront orders as Zoho Books GST invoices numbered with the order "
+    "number, each with its customer payment (partition = order number).",
+)
+
+books_estimates = queue_asset(
+    name="books_estimates",
+    entity="books_estimate",
+    partitions_def=books_estimate_partitions,
+    flow=lambda clients: EstimatesFlow(clients.books),
+    resource_key="zoho_books",
+    product="books",
+    description="Approved B2B quotes as Zoho Books estimates numbered with the quote number "
+    "(partition = quote number).",
+)

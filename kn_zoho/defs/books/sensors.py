@@ -1,0 +1,18 @@
+"""Books sensors: react to new and due records in the queue."""
+
+from kn_zoho.defs.books.assets import (
+    books_estimate_partitions,
+    books_estimates,
+    books_invoice_partitions,
+    books_invoices,
+    books_item_partitions,
+    books_items,
+)
+from kn_zoho.defs.queue_assets import queue_sensor
+
+books_items_sensor = queue_sensor(asset_def=books_items, entity="books_item",
+                                  partitions_def=books_item_partitions, product="books")
+books_invoices_sensor = queue_sensor(asset_def=books_invoices, entity="books_invoice",
+                                     partitions_def=books_invoice_partitions, product="books")
+books_estimates_sensor = queue_sensor(asset_def=books_estimates, entity="books_estimate",
+                                      partitions_def=books_estimate_partitions, product="books")

@@ -1,0 +1,165 @@
+"""One invoice, one payment (and one customer, one item) per storefront record, whatever goes
+wrong between us and Books: lost replies, a run killed before it recorded Books' reply, and two
+runs working on the same orders at once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from kn_zoho.storefront import queue
+from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.books import InvoicesFlow, ItemsFlow
+from kn_zoho.sync.runner import run_flow
+from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
+from kn_zoho_tests.sync.books_fixtures import BooksSandbox, make_clients
+
+
+def _seed(engine: sa.Engine) -> list[str]:
+    seed(engine, users=8, products=6, orders=12, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text("SELECT order_number FROM orders")).scalars())
+
+
+def _assert_once_each(engine: sa.Engine, sandbox: BooksSandbox, numbers: list[str]) -> None:
+    invoices = sandbox.records("books_invoices")
+    assert sorted(i["invoice_number"] for i in invoices) == sorted(numbers)
+    assert all(i["status"] == "paid" for i in invoices)
+    payments = sandbox.records("books_payments")
+    assert len(payments) == len(numbers)
+    assert Counter(p["invoices"][0]["invoice_id"] for p in payments) == Counter(
+        i["invoice_id"] for i in invoices)
+    contacts = sandbox.records("books_contacts")
+    assert len(contacts) == len({c["email"] for c in contacts})
+    items = sandbox.records("books_items")
+    assert len(items) == len({i["sku"] for i in items})
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT order_number, zoho_books_id FROM orders")).all())
+        users = conn.execute(sa.text("SELECT count(DISTINCT user_id) FROM orders")).scalar()
+    assert stored == {i["invoice_number"]: i["invoice_id"] for i in invoices}
+    assert len(contacts) == users
+
+
+def _losing_replies_from(sandbox: BooksSandbox, create: Callable[..., Any], *, for_good: bool
+                         ) -> Callable[..., Any]:
+    """``create`` whose first call is stored by Books but its reply lost; with ``for_good``
+    every later reply is lost too (until the test switches the fault off)."""
+    calls = []
+
+    def lossy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:
+            return create(*args, **kwargs)
+        sandbox.faults(lost_response_rate=1.0)
+        try:
+            return create(*args, **kwargs)
+        finally:
+            if not for_good:
+                sandbox.faults(lost_response_rate=0)
+
+    return lossy
+
+
+def test_lost_reply_is_resolved_in_the_same_attempt(
+        engine: sa.Engine, books_sandbox, books_clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Books stored the invoice and the payment but their replies were lost: the attempt
+    looks each up by its key (invoice number, payment reference) and adopts it."""
+    numbers = _seed(engine)
+    books = books_clients.books
+    monkeypatch.setattr(books, "create_invoice",
+                        _losing_replies_from(books_sandbox, books.create_invoice, for_good=False))
+    monkeypatch.setattr(books, "create_customer_payment", _losing_replies_from(
+        books_sandbox, books.create_customer_payment, for_good=False))
+    report = run_flow(engine, InvoicesFlow(books), retry_base=0)
+    assert report.count("synced") == len(numbers)
+    assert sum("invoice:adopt" in r.operation for r in report.results) == 1
+    assert sum("payment:adopt" in r.operation for r in report.results) == 1
+    _assert_once_each(engine, books_sandbox, numbers)
+
+
+def test_lost_replies_for_a_whole_attempt_then_retry(
+        engine: sa.Engine, books_sandbox, books_clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the first invoice on, every reply of the run is lost (lost_response_rate 1.0):
+    invoices, customers and items Books stored are found and adopted by the next run."""
+    numbers = _seed(engine)
+    books = books_clients.books
+    with monkeypatch.context() as patch:
+        patch.setattr(books, "create_invoice",
+                      _losing_replies_from(books_sandbox, books.create_invoice, for_good=True))
+        first = run_flow(engine, InvoicesFlow(books), retry_base=0)
+    books_sandbox.faults(lost_response_rate=0)
+    assert {r.status for r in first.results} == {"pending"}
+    assert books_sandbox.records("books_invoices")  # stored, though we never heard of it
+
+    second = run_flow(engine, InvoicesFlow(books), retry_base=0)
+    assert second.count("synced") == len(numbers)
+    assert any("invoice:found" in r.operation for r in second.results)  # retry: lookup first
+    _assert_once_each(engine, books_sandbox, numbers)
+
+
+class _KilledAfterBooks(InvoicesFlow):
+    """The process dies after Books answered, before the outcome reaches our database."""
+
+    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+        raise KeyboardInterrupt("run killed")
+
+
+def test_run_killed_before_recording_books_reply(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    numbers = _seed(engine)
+    with pytest.raises(KeyboardInterrupt):
+        run_flow(engine, _KilledAfterBooks(books_clients.books), retry_base=0)
+    assert len(books_sandbox.records("books_invoices")) == len(numbers)
+    with engine.begin() as conn:  # the killed run's lease runs out
+        conn.execute(sa.text("UPDATE integration.zoho_sync_queue SET claimed_until = now() "
+                             "- interval '1 second' WHERE status = 'in_progress'"))
+    report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
+    assert report.count("synced") == len(numbers)
+    # the lease ran out, so this is attempt 1 again: Books refuses the number, we adopt
+    assert {r.operation for r in report.results} == {"invoice:adopt+payment:adopt"}
+    _assert_once_each(engine, books_sandbox, numbers)
+
+
+def test_two_runs_on_the_same_orders_create_nothing_twice(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    """The worst overlap: a second run took over the claims (say the first one's lease ran out
+    while it was still working), so both create the same customers, items, invoices and
+    payments at the same moment, each with its own clients and catalog."""
+    numbers = _seed(engine)
+    claims = queue.claim(engine, "books_invoice", worker="first", limit=100)
+    books_sandbox.faults(latency_ms=3)
+    clients = [books_clients, make_clients(engine, books_sandbox)]
+    results: list[dict[str, Outcome]] = []
+
+    def work(index: int) -> None:
+        flow = InvoicesFlow(clients[index].books)
+        results.append(flow.attempt(engine, claims, force=False))
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    clients[1].close()
+    assert all(outcome.ok for outcomes in results for outcome in outcomes.values()), results
+    operations = " ".join(o.operation for outcomes in results for o in outcomes.values())
+    assert "invoice:adopt" in operations or "invoice:found" in operations
+    flow = InvoicesFlow(books_clients.books)
+    with engine.begin() as conn:
+        for claim in claims:
+            assert results[0][claim.record_key].zoho_id == results[1][claim.record_key].zoho_id
+            flow.write_back(conn, claim, results[0][claim.record_key])
+            queue.finish(conn, claim, results[0][claim.record_key], worker="first")
+    _assert_once_each(engine, books_sandbox, numbers)
+    # the items both runs made on the way are linked, not made again, by the items flow
+    assert run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).count("synced") == 6
+    assert len(books_sandbox.records("books_items")) == 6

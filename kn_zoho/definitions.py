@@ -6,6 +6,12 @@ import os
 
 from dagster import Definitions, EnvVar
 
+from kn_zoho.defs.books.assets import books_estimates, books_invoices, books_items
+from kn_zoho.defs.books.sensors import (
+    books_estimates_sensor,
+    books_invoices_sensor,
+    books_items_sensor,
+)
 from kn_zoho.defs.crm.assets import crm_contacts, crm_leads
 from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
@@ -40,10 +46,14 @@ def build_resources() -> dict[str, object]:
 def build_definitions() -> Definitions:
     """Built from the environment as it is now (the demo sets it before calling this)."""
     return Definitions(
-        assets=[crm_contacts, crm_leads],
+        assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates],
         asset_checks=[*queue_checks(crm_contacts, "crm_contact"),
-                      *queue_checks(crm_leads, "crm_lead")],
-        sensors=[crm_contacts_sensor, crm_leads_sensor, dead_letter_alerts],
+                      *queue_checks(crm_leads, "crm_lead"),
+                      *queue_checks(books_items, "books_item"),
+                      *queue_checks(books_invoices, "books_invoice"),
+                      *queue_checks(books_estimates, "books_estimate")],
+        sensors=[crm_contacts_sensor, crm_leads_sensor, books_items_sensor,
+                 books_invoices_sensor, books_estimates_sensor, dead_letter_alerts],
         resources=build_resources(),
     )
 

@@ -61,6 +61,7 @@ def _materialization(context: AssetExecutionContext, result: RecordResult
             "zoho_id": result.zoho_id or "",
             "operation": result.operation,
             "attempt": result.attempt,
+            **(result.metadata or {}),
         },
     )
 

@@ -11,7 +11,7 @@ its log row in one transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,11 +46,13 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None
     transient: bool = False
+    metadata: Mapping[str, str | int | float] | None = None  # audit details for the UI
 
     @classmethod
-    def success(cls, operation: str, zoho_id: str | None, payload_hash: str | None = None
-                ) -> Outcome:
-        return cls(True, operation, zoho_id=zoho_id, payload_hash=payload_hash)
+    def success(cls, operation: str, zoho_id: str | None, payload_hash: str | None = None,
+                metadata: Mapping[str, str | int | float] | None = None) -> Outcome:
+        return cls(True, operation, zoho_id=zoho_id, payload_hash=payload_hash,
+                   metadata=metadata)
 
     @classmethod
     def failure(cls, operation: str, code: str, message: str, *, transient: bool) -> Outcome:

@@ -285,19 +285,36 @@ def _namesake(name: str, email: str) -> str:
 # --- shared by the flows ---------------------------------------------------------------------
 
 
+def document_metadata(document: Row) -> dict[str, str | int | float]:
+    """What the admin wants to see on an invoice/estimate's materialization: the totals Books
+    computed and the GST split (numbers, so the UI can plot them)."""
+    metadata: dict[str, str | int | float] = {
+        "number": str(document.get("invoice_number") or document.get("estimate_number") or ""),
+        "place_of_supply": str(document.get("place_of_supply") or ""),
+        "sub_total": float(_amount(document.get("sub_total", 0))),
+        "tax_total": float(_amount(document.get("tax_total", 0))),
+        "total": float(_amount(document.get("total", 0))),
+    }
+    for tax in document.get("taxes") or []:
+        metadata[f"tax {tax.get('tax_name')}"] = float(_amount(tax.get("tax_amount", 0)))
+    return metadata
+
+
 @dataclass
 class _Progress:
     """What one record's attempt has done so far: its outcome, whether it succeeds or not."""
 
     steps: list[str] = field(default_factory=list)
     zoho_id: str | None = None
+    metadata: dict[str, str | int | float] = field(default_factory=dict)
 
     @property
     def operation(self) -> str:
         return "+".join(self.steps) or "attempt"
 
     def success(self, payload_digest: str | None = None) -> Outcome:
-        return Outcome.success(self.operation, self.zoho_id, payload_digest)
+        return Outcome.success(self.operation, self.zoho_id, payload_digest,
+                               self.metadata or None)
 
     def failure(self, code: str, message: str, *, transient: bool) -> Outcome:
         # zoho_id survives a failure in the queue row, so the next attempt starts from it
@@ -586,6 +603,7 @@ class InvoicesFlow(_DocumentFlow):
                 f"reference {invoice.get('reference_number')!r}, not this order"))
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
+        progress.metadata.update(document_metadata(invoice))
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()
 
@@ -699,6 +717,7 @@ class EstimatesFlow(_DocumentFlow):
             progress.steps.append(f"estimate:{how}")
         progress.zoho_id = str(estimate["estimate_id"])
         self._check_total(estimate, "estimate", number, _amount(quote["grand_total"]))
+        progress.metadata.update(document_metadata(estimate))
         return progress.success()
 
     def _existing(self, claim: Claim, quote: Row) -> Row | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -64,6 +64,7 @@ class RecordResult:
     zoho_id: str | None
     error_code: str | None
     error_message: str | None
+    metadata: Mapping[str, str | int | float] | None = None
 
 
 @dataclass
@@ -119,7 +120,8 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
                                       retry_base_seconds=base, started_at=started)
                 report.results.append(RecordResult(
                     flow.entity, claim.record_key, status, outcome.operation, claim.attempt,
-                    outcome.zoho_id, outcome.error_code, outcome.error_message))
+                    outcome.zoho_id, outcome.error_code, outcome.error_message,
+                    outcome.metadata))
         attempted.update(c.record_key for c in claims)
     report.api_calls = flow.api_calls() - calls_before
     return report

@@ -6,6 +6,7 @@ values never appear in the Dagster UI. Each process builds its engine and client
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import sqlalchemy as sa
@@ -58,8 +59,9 @@ class ZohoResource(ConfigurableResource):
                             refresh_token=self.refresh_token,
                             books_organization_id=self.organization_id,
                             accounts_url=self.accounts_url)
-        settings = HttpSettings(max_attempts=self.attempts_per_call,
-                                backoff_base=self.retry_backoff_seconds)
+        settings = dataclasses.replace(HttpSettings.from_env(),
+                                       max_attempts=self.attempts_per_call,
+                                       backoff_base=self.retry_backoff_seconds)
         return _clients(self.storefront.get_engine(), config, self.storefront.embedded, settings)
 
 

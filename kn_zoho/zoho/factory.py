@@ -48,7 +48,7 @@ def build_zoho_clients(
     Postgres one shared by every process. Log redaction is switched on for the process.
     """
     install_log_redaction()
-    settings = settings or HttpSettings()
+    settings = settings or HttpSettings.from_env()
     session = requests.Session()
     tokens = TokenStore(
         engine,

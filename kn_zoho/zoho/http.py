@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import threading
 import time
@@ -60,6 +61,21 @@ class HttpSettings:
     max_retry_after: float = 60.0  # a longer Retry-After is left to the queue's next attempt
     books_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(100))  # per org
     crm_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(100))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
+        """Per-minute limits from ``KN_ZOHO_BOOKS_CALLS_PER_MINUTE`` and
+        ``KN_ZOHO_CRM_CALLS_PER_MINUTE`` (your Zoho plan's limits; default 100 each)."""
+        env = os.environ if environ is None else environ
+
+        def per_minute(name: str) -> RateLimit:
+            raw = env.get(name, "100")
+            if not raw.isdigit() or int(raw) < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
+            return RateLimit(int(raw))
+
+        return cls(books_rate_limit=per_minute("KN_ZOHO_BOOKS_CALLS_PER_MINUTE"),
+                   crm_rate_limit=per_minute("KN_ZOHO_CRM_CALLS_PER_MINUTE"))
 
 
 class TokenProvider(Protocol):

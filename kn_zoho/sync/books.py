@@ -60,7 +60,7 @@ from kn_zoho.zoho.errors import (
 # inter-state (IGST) supply, and Books refuses a tax of the wrong kind, so it must be the
 # organization's state as Books knows it. The bundled sandbox's organization is in Telangana.
 ORGANIZATION_STATE_ENV = "KN_ZOHO_BOOKS_ORGANIZATION_STATE"
-DEFAULT_ORGANIZATION_STATE = "TS"
+DEFAULT_ORGANIZATION_STATE = "KA"  # KN Biosciences, Bengaluru; the sandbox org too
 PREFETCH_PAGES = 10
 # A refund after payment keeps the sale's invoice (the refund is a credit note in Books).
 INVOICED_STATUSES = frozenset({"paid", "refunded"})

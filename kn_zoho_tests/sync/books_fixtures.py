@@ -26,7 +26,7 @@ from kn_zoho.zoho.ratelimit import RateLimit
 
 __all__ = ["books_clients", "books_sandbox", "books_sandbox_server"]
 
-ORGANIZATION_STATE = "TS"  # the sandbox organization's state (intra-state GST inside it)
+ORGANIZATION_STATE = "KA"  # the sandbox organization's state (intra-state GST inside it)
 SECRET_KEY = Fernet.generate_key()  # one key: clients built in one test share the stored token
 NO_FAULTS = {"error_rate": 0, "lost_response_rate": 0, "latency_ms": 0, "timeout_rate": 0}
 

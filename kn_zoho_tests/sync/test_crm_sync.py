@@ -53,7 +53,7 @@ def test_profile_edit_updates_the_same_contact_even_when_email_changes(
             "WHERE id = (SELECT min(id::text)::uuid FROM users) RETURNING id, zoho_crm_id")).one()
     report = run_flow(engine, ContactsFlow(zoho_clients.crm, CrmFieldConfig()), retry_base=0)
     assert [(r.record_key, r.status, r.operation) for r in report.results] == [
-        (str(user_id), "synced", "update:update")]
+        (str(user_id), "synced", "update")]
     contacts = sandbox.records("crm_contacts")
     assert len(contacts) == 3
     [renamed] = [c for c in contacts if c["id"] == contact_id]

@@ -1,0 +1,141 @@
+"""The sandbox's own API under /__sandbox: counters, records, faults, reset, and the actions
+a Books user takes by hand (an offline sale, a stock correction) that the sync must notice.
+
+These calls need no token and are neither counted nor subject to injected faults.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kn_zoho.sandbox.books.common import copy, find_by
+from kn_zoho.sandbox.books.contacts import new_contact
+from kn_zoho.sandbox.books.inventory import new_adjustment
+from kn_zoho.sandbox.books.sales import INVOICE, create_document
+from kn_zoho.sandbox.oauth import expire_all_tokens
+from kn_zoho.sandbox.pipeline import ApiError, Endpoint
+from kn_zoho.sandbox.state import RECORD_KINDS, SandboxState, sandbox_state
+
+ADMIN_PREFIX = "/__sandbox"
+WALK_IN_CUSTOMER = "Walk-in Customer"
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ApiError(_bad_request("the body must be a JSON object"))
+    return body
+
+
+async def stats(request: Request) -> Response:
+    state = sandbox_state(request)
+    with state.lock:
+        return JSONResponse({**state.stats.as_json(), "faults": asdict(state.faults)})
+
+
+async def records(request: Request) -> Response:
+    kind = request.path_params["kind"]
+    if kind not in RECORD_KINDS:
+        return JSONResponse({"error": f"unknown record kind {kind!r}",
+                             "kinds": sorted(RECORD_KINDS)}, status_code=404)
+    return JSONResponse(sandbox_state(request).records(kind))
+
+
+async def faults(request: Request) -> Response:
+    """Change the given fault settings (others stay); expire_tokens_now acts once."""
+    state = sandbox_state(request)
+    body = await _json_object(request)
+    expire_now = body.pop("expire_tokens_now", False)
+    if not isinstance(expire_now, bool):
+        return _bad_request("expire_tokens_now must be true or false")
+    with state.lock:
+        try:
+            state.faults.update(body)
+        except ValueError as error:
+            return _bad_request(str(error))
+        expired = expire_all_tokens(state) if expire_now else 0
+        return JSONResponse({"faults": asdict(state.faults), "expired_tokens": expired})
+
+
+async def reset(request: Request) -> Response:
+    sandbox_state(request).reset()
+    return JSONResponse({"reset": True})
+
+
+def _item_by_sku(state: SandboxState, sku: Any) -> dict[str, Any]:
+    item = find_by(state.collection("books", "items").values(), "sku", str(sku or ""))
+    if item is None:
+        raise ApiError(JSONResponse({"error": f"no item with sku {sku!r}"}, status_code=404))
+    return item
+
+
+async def offline_sale(request: Request) -> Response:
+    """A counter sale entered in Books: an invoice to the walk-in customer, lowering stock."""
+    state = sandbox_state(request)
+    body = await _json_object(request)
+    with state.lock:
+        item = _item_by_sku(state, body.get("sku"))
+        customer = find_by(state.collection("books", "contacts").values(), "contact_name",
+                           WALK_IN_CUSTOMER) or new_contact(state, {
+                               "contact_name": WALK_IN_CUSTOMER, "gst_treatment": "consumer",
+                               "customer_sub_type": "individual",
+                               "place_of_contact": state.config.organization_state})
+        line = {"item_id": item["item_id"], "quantity": body.get("quantity", 1)}
+        if "rate" in body:
+            line["rate"] = body["rate"]
+        invoice = create_document(state, INVOICE, {
+            "customer_id": customer["contact_id"], "line_items": [line],
+            "is_inclusive_tax": True, "reference_number": body.get("reference_number", ""),
+        }, manual_number=False)
+        state.save()
+        return JSONResponse({"invoice": copy(invoice)}, status_code=201)
+
+
+async def adjust_stock(request: Request) -> Response:
+    """A manual stock correction entered in Books (an inventory adjustment)."""
+    state = sandbox_state(request)
+    body = await _json_object(request)
+    with state.lock:
+        item = _item_by_sku(state, body.get("sku"))
+        adjustment = new_adjustment(state, {
+            "date": state.today(), "reason": body.get("reason") or "Stock correction",
+            "adjustment_type": "quantity",
+            "line_items": [{"item_id": item["item_id"],
+                            "quantity_adjusted": body.get("quantity_adjusted")}],
+        })
+        state.save()
+        return JSONResponse({"inventory_adjustment": copy(adjustment)}, status_code=201)
+
+
+def _admin(handler: Endpoint) -> Endpoint:
+    """Admin errors are answered, not raised."""
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return error.response
+    return endpoint
+
+
+def admin_routes() -> list[Route]:
+    return [
+        Route(f"{ADMIN_PREFIX}/stats", _admin(stats), methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}/records/{{kind}}", _admin(records), methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}/faults", _admin(faults), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/reset", _admin(reset), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/books/offline-sale", _admin(offline_sale), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/books/adjust-stock", _admin(adjust_stock), methods=["POST"]),
+    ]

@@ -1,0 +1,17 @@
+"""Zoho Books v3 for one India (GST) organization: contacts, items, taxes, invoices,
+estimates, customer payments and inventory adjustments."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from kn_zoho.sandbox.books.contacts import contact_routes
+from kn_zoho.sandbox.books.inventory import inventory_routes
+from kn_zoho.sandbox.books.payments import payment_routes
+from kn_zoho.sandbox.books.sales import sales_routes
+from kn_zoho.sandbox.books.taxes import tax_routes
+
+
+def books_routes() -> list[Route]:
+    return [*contact_routes(), *inventory_routes(), *tax_routes(), *sales_routes(),
+            *payment_routes()]

@@ -1,0 +1,280 @@
+"""Books items and their stock: create, update, get and list items; inventory adjustments.
+
+Only items with ``item_type`` "inventory" track stock. ``stock_on_hand`` and
+``available_stock`` start at ``initial_stock`` and move with invoices and adjustments; they are
+read-only in item create/update payloads, as in Books.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kn_zoho.sandbox.books.common import (
+    SERVICE,
+    already_exists,
+    copy,
+    decimal_value,
+    find_by,
+    invalid,
+    iso_date,
+    list_reply,
+    missing,
+    money,
+    not_found,
+    optional_text,
+    read_payload,
+    reply,
+    required_text,
+    required_value,
+)
+from kn_zoho.sandbox.books.taxes import TAXES_BY_ID
+from kn_zoho.sandbox.pipeline import zoho_endpoint
+from kn_zoho.sandbox.state import SandboxState
+
+ITEM_TYPES = frozenset({"sales", "purchases", "sales_and_purchases", "inventory"})
+PRODUCT_TYPES = frozenset({"goods", "service", "digital_service"})
+STOCK_FIELDS = ("stock_on_hand", "available_stock", "actual_available_stock")
+
+
+def tracks_stock(item: Mapping[str, Any]) -> bool:
+    return item.get("item_type") == "inventory"
+
+
+def change_stock(state: SandboxState, deltas: Mapping[str, Decimal]) -> None:
+    """Add each delta to its item's stock; call with the state lock held."""
+    items = state.collection("books", "items")
+    for item_id, delta in deltas.items():
+        item = items[item_id]
+        for field in STOCK_FIELDS:
+            item[field] = money(Decimal(str(item[field])) + delta)
+
+
+# --- items ------------------------------------------------------------------------------------
+
+def _tax_preferences(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid("item_tax_preferences")
+    preferences = []
+    for index, entry in enumerate(value):
+        field = f"item_tax_preferences[{index}]"
+        if not isinstance(entry, dict):
+            raise invalid(field)
+        tax = TAXES_BY_ID.get(str(entry.get("tax_id") or ""))
+        if tax is None:
+            raise invalid(f"{field}.tax_id")
+        if entry.get("tax_specification") != tax.tax_specification:
+            raise invalid(f"{field}.tax_specification")
+        preferences.append({"tax_id": tax.tax_id, "tax_name": tax.tax_name,
+                            "tax_percentage": float(tax.tax_percentage),
+                            "tax_specification": tax.tax_specification})
+    return preferences
+
+
+def _item_fields(payload: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The editable fields of an item: payload values over current ones, validated."""
+    def text(field: str, limit: int, *, required: bool = False) -> str:
+        if field not in payload:
+            if required and not current.get(field):
+                raise missing(field)
+            return current.get(field, "")
+        return (required_text if required else optional_text)(payload, field, limit)
+
+    if "rate" in payload:
+        rate = decimal_value(payload["rate"], "rate")
+    elif "rate" in current:
+        rate = Decimal(str(current["rate"]))
+    else:
+        raise missing("rate")
+    if rate < 0:
+        raise invalid("rate")
+    item_type = payload.get("item_type", current.get("item_type", "sales"))
+    if item_type not in ITEM_TYPES:
+        raise invalid("item_type")
+    product_type = payload.get("product_type", current.get("product_type", "goods"))
+    if product_type not in PRODUCT_TYPES:
+        raise invalid("product_type")
+    preferences = (_tax_preferences(payload["item_tax_preferences"])
+                   if "item_tax_preferences" in payload
+                   else current.get("item_tax_preferences", []))
+    return {
+        "name": text("name", 100, required=True),
+        "sku": text("sku", 100),
+        "rate": money(rate),
+        "description": text("description", 2000),
+        "unit": text("unit", 50),
+        "hsn_or_sac": text("hsn_or_sac", 20),
+        "product_type": product_type,
+        "item_type": item_type,
+        "item_tax_preferences": preferences,
+    }
+
+
+def _check_unique(items: Mapping[str, dict[str, Any]], fields: Mapping[str, Any],
+                  item_id: str | None) -> None:
+    others = [item for item in items.values() if item["item_id"] != item_id]
+    if find_by(others, "name", fields["name"]):
+        raise already_exists(f'The item "{fields["name"]}" already exists.')
+    if fields["sku"] and find_by(others, "sku", fields["sku"]):
+        raise already_exists(f'The SKU "{fields["sku"]}" already exists. Please specify a '
+                             "different SKU.")
+
+
+def new_item(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
+    """Validate and store an item; call with the state lock held."""
+    items = state.collection("books", "items")
+    fields = _item_fields(payload, {})
+    _check_unique(items, fields, None)
+    now = state.books_timestamp()
+    item = {"item_id": state.new_id("books"), **fields, "status": "active",
+            "created_time": now, "last_modified_time": now}
+    if tracks_stock(item):
+        initial = decimal_value(payload.get("initial_stock", 0), "initial_stock")
+        if initial < 0:
+            raise invalid("initial_stock")
+        item["initial_stock"] = money(initial)
+        item["initial_stock_rate"] = money(
+            decimal_value(payload.get("initial_stock_rate", fields["rate"]),
+                          "initial_stock_rate"))
+        item.update(dict.fromkeys(STOCK_FIELDS, money(initial)))
+    elif "initial_stock" in payload:
+        raise invalid("initial_stock")
+    items[item["item_id"]] = item
+    return item
+
+
+def _item(state: SandboxState, item_id: str) -> dict[str, Any]:
+    item = state.collection("books", "items").get(item_id)
+    if item is None:
+        raise not_found("Item")
+    return item
+
+
+async def create_item(request: Request, state: SandboxState) -> Response:
+    payload = await read_payload(request)
+    with state.lock:
+        item = new_item(state, payload)
+        state.save()
+        return reply("The item has been added.", "item", copy(item), 201)
+
+
+async def update_item(request: Request, state: SandboxState) -> Response:
+    """PUT /items/{id}: changes the given fields; stock is changed by adjustments only."""
+    payload = await read_payload(request)
+    with state.lock:
+        item = _item(state, request.path_params["item_id"])
+        fields = _item_fields(payload, item)
+        _check_unique(state.collection("books", "items"), fields, item["item_id"])
+        if tracks_stock(fields) and not tracks_stock(item):
+            item.update(dict.fromkeys((*STOCK_FIELDS, "initial_stock"), 0.0))
+        item.update(fields, last_modified_time=state.books_timestamp())
+        state.save()
+        return reply("Item details have been saved.", "item", copy(item))
+
+
+async def get_item(request: Request, state: SandboxState) -> Response:
+    with state.lock:
+        return reply("success", "item", copy(_item(state, request.path_params["item_id"])))
+
+
+async def list_items(request: Request, state: SandboxState) -> Response:
+    with state.lock:
+        records = list(state.collection("books", "items").values())
+        return list_reply(request, records, "items", "Items", filters=("name", "sku"),
+                          search_fields=("name", "sku", "description"))
+
+
+# --- inventory adjustments --------------------------------------------------------------------
+
+def new_adjustment(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
+    """Validate, store and apply a quantity adjustment; call with the state lock held."""
+    adjusted_on = iso_date(required_value(payload, "date"), "date", "")
+    reason = required_text(payload, "reason", 100)
+    if payload.get("adjustment_type", "quantity") != "quantity":
+        raise invalid("adjustment_type")
+    lines = payload.get("line_items")
+    if not isinstance(lines, list) or not lines:
+        raise missing("line_items")
+    items = state.collection("books", "items")
+    deltas: dict[str, Decimal] = {}
+    stored_lines = []
+    for index, line in enumerate(lines):
+        field = f"line_items[{index}]"
+        if not isinstance(line, dict):
+            raise invalid(field)
+        item = items.get(str(line.get("item_id") or ""))
+        if item is None:
+            raise not_found("Item", 400)
+        if not tracks_stock(item):
+            raise invalid(f"{field}.item_id")
+        label = f"{field}.quantity_adjusted"
+        quantity = decimal_value(required_value(line, "quantity_adjusted", label), label)
+        if quantity == 0:
+            raise invalid(f"{field}.quantity_adjusted")
+        deltas[item["item_id"]] = deltas.get(item["item_id"], Decimal(0)) + quantity
+        stored_lines.append({"line_item_id": state.new_id("books"), "item_id": item["item_id"],
+                             "name": item["name"], "sku": item["sku"],
+                             "quantity_adjusted": money(quantity)})
+    adjustment = {
+        "inventory_adjustment_id": state.new_id("books"),
+        "date": adjusted_on,
+        "reason": reason,
+        "description": optional_text(payload, "description", 500),
+        "reference_number": optional_text(payload, "reference_number", 100),
+        "adjustment_type": "quantity",
+        "status": "adjusted",
+        "line_items": stored_lines,
+        "created_time": state.books_timestamp(),
+    }
+    change_stock(state, deltas)
+    state.collection("books", "adjustments")[adjustment["inventory_adjustment_id"]] = adjustment
+    return adjustment
+
+
+async def create_adjustment(request: Request, state: SandboxState) -> Response:
+    payload = await read_payload(request)
+    with state.lock:
+        adjustment = new_adjustment(state, payload)
+        state.save()
+        return reply("Inventory Adjustment has been added.", "inventory_adjustment",
+                     copy(adjustment), 201)
+
+
+async def get_adjustment(request: Request, state: SandboxState) -> Response:
+    with state.lock:
+        adjustment = state.collection("books", "adjustments").get(
+            request.path_params["adjustment_id"])
+        if adjustment is None:
+            raise not_found("Inventory Adjustment")
+        return reply("success", "inventory_adjustment", copy(adjustment))
+
+
+async def list_adjustments(request: Request, state: SandboxState) -> Response:
+    with state.lock:
+        records = list(state.collection("books", "adjustments").values())
+        return list_reply(request, records, "inventory_adjustments", "Inventory Adjustments",
+                          filters=("reference_number", "reason"),
+                          search_fields=("reference_number", "reason", "description"))
+
+
+def inventory_routes() -> list[Route]:
+    return [
+        Route("/books/v3/items", zoho_endpoint(SERVICE, create_item), methods=["POST"]),
+        Route("/books/v3/items", zoho_endpoint(SERVICE, list_items), methods=["GET"]),
+        Route("/books/v3/items/{item_id}", zoho_endpoint(SERVICE, get_item), methods=["GET"]),
+        Route("/books/v3/items/{item_id}", zoho_endpoint(SERVICE, update_item),
+              methods=["PUT"]),
+        Route("/books/v3/inventoryadjustments", zoho_endpoint(SERVICE, create_adjustment),
+              methods=["POST"]),
+        Route("/books/v3/inventoryadjustments", zoho_endpoint(SERVICE, list_adjustments),
+              methods=["GET"]),
+        Route("/books/v3/inventoryadjustments/{adjustment_id}",
+              zoho_endpoint(SERVICE, get_adjustment), methods=["GET"]),
+    ]

@@ -1,0 +1,36 @@
+"""Knobs of the local Zoho: limits, token lifetime, seed and persistence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """How the sandbox behaves; the defaults are Zoho's documented limits.
+
+    Time windows are knobs so tests can shrink them: ``minute_seconds`` is the length of
+    Books' per-minute window (its daily window is 1440 of those), ``refresh_window_seconds``
+    the accounts server's refresh-token throttle window.
+    """
+
+    rate_limit_per_minute: int = 100
+    minute_seconds: float = 60.0
+    token_ttl_seconds: float = 3600.0
+    daily_limit: int = 10_000
+    books_concurrency: int = 10
+    crm_concurrency: int = 10
+    refresh_limit: int = 10
+    refresh_window_seconds: float = 600.0
+    max_live_tokens: int = 15
+    seed: int = 0
+    state_file: str | Path | None = None
+    # State (Zoho Books code) the organization is registered in: decides intra- vs
+    # inter-state GST. KN Biosciences is in Hyderabad, Telangana.
+    organization_state: str = "KA"  # KN Biosciences is in Karnataka (Bengaluru)
+
+    @property
+    def day_seconds(self) -> float:
+        """Length of Books' daily-limit window, scaled with the minute."""
+        return self.minute_seconds * 1440

@@ -1,0 +1,343 @@
+"""Books v3: envelopes, error codes, GST totals, numbering, stock and payments."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kn_zoho.sandbox import SandboxConfig
+from kn_zoho_tests.sandbox.conftest import Sandbox, make_sandbox
+
+VALID_GSTIN = "27AAPFU0939F1ZV"
+
+
+def invoice(sandbox: Sandbox, body: dict, **params: str):
+    return sandbox.books("POST", "invoices", json=body, params=params)
+
+
+def test_every_call_needs_the_organization(sandbox: Sandbox) -> None:
+    headers = {"Authorization": f"Zoho-oauthtoken {sandbox.default_token}"}
+    missing = sandbox.client.get("/books/v3/items", headers=headers)
+    assert (missing.status_code, missing.json()) == (400, {
+        "code": 2, "message": "Invalid value passed for organization_id"})
+    wrong = sandbox.client.get("/books/v3/items", headers=headers,
+                               params={"organization_id": "999"})
+    assert (wrong.status_code, wrong.json()["code"]) == (400, 6041)
+
+
+def test_taxes_are_india_gst_with_fixed_ids(sandbox: Sandbox) -> None:
+    reply = sandbox.books("GET", "settings/taxes")
+    assert reply.json()["code"] == 0
+    taxes = {tax["tax_name"]: tax for tax in reply.json()["taxes"]}
+    assert {f"GST{rate}" for rate in (0, 5, 12, 18, 28)} <= set(taxes)
+    group = taxes["GST18"]
+    assert (group["tax_type"], group["tax_specification"], group["tax_percentage"]) == (
+        "tax_group", "intra", 18.0)
+    assert [(part["tax_name"], part["tax_percentage"]) for part in group["taxes"]] == [
+        ("CGST9", 9.0), ("SGST9", 9.0)]
+    igst = taxes["IGST28"]
+    assert (igst["tax_type"], igst["tax_specification"], igst["tax_specific_type"]) == (
+        "tax", "inter", "igst")
+    assert taxes["CGST2.5"]["tax_specific_type"] == "cgst"
+    assert make_sandbox().tax_id("GST18") == group["tax_id"]
+    one = sandbox.books("GET", f"settings/taxes/{group['tax_id']}").json()
+    assert one["tax"]["tax_name"] == "GST18"
+
+
+def test_contacts_create_get_list_and_refuse_a_taken_name(sandbox: Sandbox) -> None:
+    reply = sandbox.books("POST", "contacts", json={
+        "contact_name": "Green Farms", "company_name": "Green Farms LLP",
+        "email": "buy@green.in", "gst_treatment": "business_gst", "gst_no": VALID_GSTIN,
+        "place_of_contact": "MH"})
+    assert (reply.status_code, reply.json()["code"], reply.json()["message"]) == (
+        201, 0, "The contact has been added.")
+    contact = reply.json()["contact"]
+    got = sandbox.books("GET", f"contacts/{contact['contact_id']}").json()
+    assert (got["message"], got["contact"]) == ("success", contact)
+    sandbox.customer("Asha Rao", email="asha@example.in")
+    by_email = sandbox.books("GET", "contacts", params={"email": "BUY@green.in"}).json()
+    assert [c["contact_name"] for c in by_email["contacts"]] == ["Green Farms"]
+    by_text = sandbox.books("GET", "contacts", params={"search_text": "asha"}).json()
+    assert [c["contact_name"] for c in by_text["contacts"]] == ["Asha Rao"]
+    by_name = sandbox.books("GET", "contacts", params={"contact_name": "green farms"}).json()
+    assert len(by_name["contacts"]) == 1
+    from_gstin = sandbox.books("POST", "contacts", json={
+        "contact_name": "Pune Agro", "gst_treatment": "business_gst", "gst_no": VALID_GSTIN})
+    assert from_gstin.json()["contact"]["place_of_contact"] == "MH"  # GSTIN state 27
+    taken = sandbox.books("POST", "contacts", json={"contact_name": "green farms"})
+    assert (taken.status_code, taken.json()["code"]) == (400, 3062)
+    unknown = sandbox.books("GET", "contacts/460000000009999")
+    assert (unknown.status_code, unknown.json()) == (404, {
+        "code": 1002, "message": "Contact does not exist."})
+
+
+@pytest.mark.parametrize(("fields", "code"), [
+    ({}, 4),                                                         # no contact_name
+    ({"contact_name": "X", "gst_treatment": "business_gst"}, 4),     # GSTIN required
+    ({"contact_name": "X", "gst_treatment": "business_gst", "gst_no": "27AAPFU0939F1ZX"}, 2),
+    ({"contact_name": "X", "gst_treatment": "retail"}, 2),
+    ({"contact_name": "X", "place_of_contact": "ZZ"}, 2),
+    ({"contact_name": "X", "email": "not-an-email"}, 2),
+    ({"contact_name": "X" * 201}, 15),
+])
+def test_contact_validation(sandbox: Sandbox, fields: dict, code: int) -> None:
+    reply = sandbox.books("POST", "contacts", json=fields)
+    assert (reply.status_code, reply.json()["code"]) == (400, code)
+
+
+def test_items_keep_name_and_sku_unique_and_update_with_put(sandbox: Sandbox) -> None:
+    item = sandbox.item("SEED-1", stock=12)
+    assert (item["stock_on_hand"], item["available_stock"]) == (12.0, 12.0)
+    assert item["item_tax_preferences"][0]["tax_name"] == "GST18"
+    same_sku = sandbox.books("POST", "items", json={"name": "Other", "sku": "seed-1",
+                                                    "rate": 5})
+    assert (same_sku.status_code, same_sku.json()["code"]) == (400, 1001)
+    same_name = sandbox.books("POST", "items", json={"name": "Item SEED-1", "rate": 5})
+    assert same_name.json()["code"] == 1001
+    no_rate = sandbox.books("POST", "items", json={"name": "No rate"})
+    assert no_rate.json()["code"] == 4
+    stock_on_service = sandbox.books("POST", "items", json={
+        "name": "Advice", "rate": 5, "item_type": "sales", "initial_stock": 3})
+    assert stock_on_service.json()["code"] == 2
+    updated = sandbox.books("PUT", f"items/{item['item_id']}",
+                            json={"rate": 120, "stock_on_hand": 999})
+    assert updated.json()["message"] == "Item details have been saved."
+    assert (updated.json()["item"]["rate"], updated.json()["item"]["stock_on_hand"]) == (
+        120.0, 12.0)
+    listed = sandbox.books("GET", "items", params={"sku": "SEED-1"}).json()
+    assert [i["item_id"] for i in listed["items"]] == [item["item_id"]]
+    assert listed["page_context"]["has_more_page"] is False
+
+
+def test_exclusive_intra_state_invoice_totals(sandbox: Sandbox) -> None:
+    customer = sandbox.customer()  # in KA, the organization's state
+    item = sandbox.item("SEED-1", rate=100, stock=50)
+    reply = invoice(sandbox, {
+        "customer_id": customer["contact_id"], "shipping_charge": 40,
+        "line_items": [
+            {"item_id": item["item_id"], "quantity": 3, "discount": "10%"},
+            {"name": "Packing", "rate": 99.99, "quantity": 1, "discount": 5,
+             "tax_id": sandbox.tax_id("GST5")},
+        ]})
+    assert (reply.status_code, reply.json()["message"]) == (201, "The invoice has been created.")
+    body = reply.json()["invoice"]
+    first, second = body["line_items"]
+    assert (first["item_total"], first["discount_amount"], first["tax_name"]) == (
+        270.0, 30.0, "GST18")
+    assert [t["tax_amount"] for t in first["line_item_taxes"]] == [24.3, 24.3]
+    assert second["item_total"] == 94.99
+    assert [t["tax_amount"] for t in second["line_item_taxes"]] == [2.38, 2.37]
+    assert body["taxes"] == [
+        {"tax_name": "CGST9", "tax_amount": 24.3}, {"tax_name": "SGST9", "tax_amount": 24.3},
+        {"tax_name": "CGST2.5", "tax_amount": 2.38}, {"tax_name": "SGST2.5", "tax_amount": 2.37}]
+    assert (body["sub_total"], body["tax_total"], body["shipping_charge"], body["total"],
+            body["balance"]) == (364.99, 53.35, 40.0, 458.34, 458.34)
+    assert (body["invoice_number"], body["status"], body["place_of_supply"]) == (
+        "INV-000001", "draft", "KA")
+    sent = sandbox.books("POST", f"invoices/{body['invoice_id']}/status/sent")
+    assert sent.json() == {"code": 0, "message": "Invoice status has been changed to Sent."}
+    assert sandbox.books("GET", f"invoices/{body['invoice_id']}").json()["invoice"][
+        "status"] == "sent"
+
+
+def test_inclusive_inter_state_invoice_totals(sandbox: Sandbox) -> None:
+    customer = sandbox.customer(place_of_contact="TS")
+    reply = invoice(sandbox, {
+        "customer_id": customer["contact_id"], "is_inclusive_tax": True,
+        "shipping_charge": 60, "line_items": [
+            {"name": "Seeds", "rate": 118, "quantity": 2, "discount": "12.5%",
+             "tax_id": sandbox.tax_id("IGST18")},
+            {"name": "Tray", "rate": 105, "quantity": 1, "tax_id": sandbox.tax_id("IGST5")},
+            {"name": "Pots", "rate": 33.33, "quantity": 3, "discount": 1,
+             "tax_id": sandbox.tax_id("IGST12")},
+        ]})
+    body = reply.json()["invoice"]
+    assert [line["item_total"] for line in body["line_items"]] == [206.5, 105.0, 98.99]
+    assert body["taxes"] == [{"tax_name": "IGST18", "tax_amount": 31.5},
+                             {"tax_name": "IGST5", "tax_amount": 5.0},
+                             {"tax_name": "IGST12", "tax_amount": 10.61}]
+    assert (body["sub_total"], body["tax_total"], body["total"]) == (410.49, 47.11, 470.49)
+
+
+def test_lines_without_tax_id_take_the_items_preference_for_the_supply(
+        sandbox: Sandbox) -> None:
+    item = sandbox.item()
+    local = sandbox.customer("Local")
+    remote = sandbox.customer("Remote", place_of_contact="TS")
+    line = {"item_id": item["item_id"], "quantity": 1}
+    intra = invoice(sandbox, {"customer_id": local["contact_id"], "line_items": [line]})
+    assert intra.json()["invoice"]["line_items"][0]["tax_name"] == "GST18"
+    inter = invoice(sandbox, {"customer_id": remote["contact_id"], "line_items": [line]})
+    assert inter.json()["invoice"]["line_items"][0]["tax_name"] == "IGST18"
+    wrong = invoice(sandbox, {"customer_id": remote["contact_id"], "line_items": [
+        {**line, "tax_id": sandbox.tax_id("GST18")}]})
+    assert (wrong.status_code, wrong.json()["code"]) == (400, 2)
+    assert "IGST" in wrong.json()["message"]
+
+
+def test_invoices_lower_stock_and_estimates_do_not(sandbox: Sandbox) -> None:
+    customer = sandbox.customer()
+    item = sandbox.item(stock=50)
+    lines = [{"item_id": item["item_id"], "quantity": 3},
+             {"item_id": item["item_id"], "quantity": 2}]
+    assert invoice(sandbox, {"customer_id": customer["contact_id"],
+                             "line_items": lines}).status_code == 201
+    stock = sandbox.books("GET", f"items/{item['item_id']}").json()["item"]
+    assert (stock["stock_on_hand"], stock["available_stock"]) == (45.0, 45.0)
+    estimate = sandbox.books("POST", "estimates", json={
+        "customer_id": customer["contact_id"], "reference_number": "Q-7", "line_items": lines})
+    assert (estimate.status_code, estimate.json()["message"]) == (
+        201, "The estimate has been created.")
+    assert estimate.json()["estimate"]["estimate_number"] == "EST-000001"
+    assert sandbox.books("GET", f"items/{item['item_id']}").json()["item"][
+        "stock_on_hand"] == 45.0
+    found = sandbox.books("GET", "estimates", params={"reference_number": "Q-7"}).json()
+    assert len(found["estimates"]) == 1
+
+
+def test_invoice_numbers_are_unique_per_organization(sandbox: Sandbox) -> None:
+    customer = sandbox.customer()
+    body = {"customer_id": customer["contact_id"],
+            "line_items": [{"name": "Seeds", "rate": 10, "quantity": 1}]}
+    manual = invoice(sandbox, {**body, "invoice_number": "INV-000002"},
+                     ignore_auto_number_generation="true")
+    assert manual.json()["invoice"]["invoice_number"] == "INV-000002"
+    again = invoice(sandbox, {**body, "invoice_number": "inv-000002"},
+                    ignore_auto_number_generation="true")
+    assert (again.status_code, again.json()) == (400, {
+        "code": 1001, "message": 'Invoice "inv-000002" already exists.'})
+    no_number = invoice(sandbox, body, ignore_auto_number_generation="true")
+    assert no_number.json()["code"] == 4
+    numbers = [invoice(sandbox, body).json()["invoice"]["invoice_number"] for _ in range(2)]
+    assert numbers == ["INV-000001", "INV-000003"]  # auto numbering skips the manual one
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"customer_id": ""}, 4),
+    ({"customer_id": "460000000009999"}, 1002),
+    ({"line_items": []}, 4),
+    ({"line_items": [{"item_id": "460000000009999", "quantity": 1}]}, 1002),
+    ({"line_items": [{"name": "x", "rate": 10, "quantity": 0}]}, 2),
+    ({"line_items": [{"name": "x", "rate": 10, "discount": 11}]}, 2),
+    ({"line_items": [{"name": "x", "rate": "ten"}]}, 2),
+    ({"line_items": [{"name": "x"}]}, 4),
+    ({"place_of_supply": "XX"}, 2),
+    ({"date": "2026-13-01"}, 2),
+    ({"is_inclusive_tax": "yes"}, 2),
+    ({"reference_number": "R" * 101}, 15),
+])
+def test_invoice_validation(sandbox: Sandbox, change: dict, code: int) -> None:
+    customer = sandbox.customer()
+    body = {"customer_id": customer["contact_id"],
+            "line_items": [{"name": "Seeds", "rate": 10, "quantity": 1}], **change}
+    reply = invoice(sandbox, body)
+    assert (reply.status_code, reply.json()["code"]) == (400, code)
+    assert sandbox.state.records("books_invoices") == []
+
+
+def test_payments_settle_invoices(sandbox: Sandbox) -> None:
+    customer = sandbox.customer()
+    created = invoice(sandbox, {"customer_id": customer["contact_id"], "line_items": [
+        {"name": "Seeds", "rate": 100, "quantity": 1}]}).json()["invoice"]  # untaxed: 100
+    payment = {"customer_id": customer["contact_id"], "payment_mode": "banktransfer",
+               "date": "2026-01-01", "reference_number": "pay_1"}
+    too_much = sandbox.books("POST", "customerpayments", json={
+        **payment, "amount": 200, "invoices": [
+            {"invoice_id": created["invoice_id"], "amount_applied": 100.01}]})
+    assert (too_much.status_code, too_much.json()["code"]) == (400, 2)
+    over_amount = sandbox.books("POST", "customerpayments", json={
+        **payment, "amount": 10, "invoices": [
+            {"invoice_id": created["invoice_id"], "amount_applied": 20}]})
+    assert over_amount.json()["code"] == 2
+    part = sandbox.books("POST", "customerpayments", json={
+        **payment, "amount": 40, "invoices": [
+            {"invoice_id": created["invoice_id"], "amount_applied": 40}]})
+    assert (part.status_code, part.json()["message"]) == (201, "The payment has been created.")
+    assert part.json()["payment"]["invoices"][0]["balance_amount"] == 60.0
+    half = sandbox.books("GET", f"invoices/{created['invoice_id']}").json()["invoice"]
+    assert (half["status"], half["balance"], half["payment_made"]) == (
+        "partially_paid", 60.0, 40.0)
+    sandbox.books("POST", "customerpayments", json={
+        **payment, "reference_number": "pay_2", "amount": 60, "invoices": [
+            {"invoice_id": created["invoice_id"], "amount_applied": 60}]})
+    paid = sandbox.books("GET", f"invoices/{created['invoice_id']}").json()["invoice"]
+    assert (paid["status"], paid["balance"]) == ("paid", 0.0)
+    listed = sandbox.books("GET", "customerpayments", params={"reference_number": "pay_2"})
+    assert [p["amount"] for p in listed.json()["customerpayments"]] == [60.0]
+
+
+def test_invoice_list_filters_and_pages(sandbox: Sandbox) -> None:
+    asha, ravi = sandbox.customer("Asha"), sandbox.customer("Ravi")
+    for number, customer in enumerate((asha, ravi, asha)):
+        invoice(sandbox, {"customer_id": customer["contact_id"],
+                          "reference_number": f"ORD-{number}",
+                          "line_items": [{"name": "Seeds", "rate": 10}]})
+
+    def numbers(**params: object) -> list[str]:
+        reply = sandbox.books("GET", "invoices", params=params).json()
+        return [entry["invoice_number"] for entry in reply["invoices"]]
+    assert numbers(reference_number="ORD-1") == ["INV-000002"]
+    assert numbers(invoice_number="INV-000003") == ["INV-000003"]
+    assert numbers(customer_id=asha["contact_id"]) == ["INV-000003", "INV-000001"]
+    assert numbers(search_text="ravi") == ["INV-000002"]
+    assert numbers(reference_number_startswith="ORD-") == ["INV-000003", "INV-000002",
+                                                           "INV-000001"]
+    page = sandbox.books("GET", "invoices", params={"per_page": 2, "page": 1}).json()
+    assert page["page_context"]["has_more_page"] is True
+    assert page["page_context"]["per_page"] == 2
+    last = sandbox.books("GET", "invoices", params={"per_page": 2, "page": 2}).json()
+    assert [i["invoice_number"] for i in last["invoices"]] == ["INV-000001"]
+    assert last["page_context"]["has_more_page"] is False
+    unknown = sandbox.books("GET", "invoices/460000000009999")
+    assert (unknown.status_code, unknown.json()) == (404, {
+        "code": 1002, "message": "Invoice does not exist."})
+
+
+def test_bodies_may_come_as_the_jsonstring_form_field(sandbox: Sandbox) -> None:
+    reply = sandbox.books("POST", "contacts",
+                          data={"JSONString": json.dumps({"contact_name": "Form Farm"})})
+    assert reply.status_code == 201
+    broken = sandbox.books("POST", "contacts", content=b"{not json",
+                           headers={"Content-Type": "application/json"})
+    assert (broken.status_code, broken.json()["code"]) == (400, 1038)
+
+
+def test_inventory_adjustments_change_stock(sandbox: Sandbox) -> None:
+    item = sandbox.item(stock=10)
+    body = {"date": "2026-01-02", "reason": "Damaged in transit", "adjustment_type": "quantity",
+            "line_items": [{"item_id": item["item_id"], "quantity_adjusted": -4}]}
+    reply = sandbox.books("POST", "inventoryadjustments", json=body)
+    assert (reply.status_code, reply.json()["message"]) == (
+        201, "Inventory Adjustment has been added.")
+    assert reply.json()["inventory_adjustment"]["line_items"][0]["quantity_adjusted"] == -4.0
+    assert sandbox.books("GET", f"items/{item['item_id']}").json()["item"][
+        "stock_on_hand"] == 6.0
+    listed = sandbox.books("GET", "inventoryadjustments").json()
+    assert len(listed["inventory_adjustments"]) == 1
+    no_reason = sandbox.books("POST", "inventoryadjustments", json={**body, "reason": ""})
+    assert no_reason.json()["code"] == 4
+
+
+def test_per_minute_limit_answers_429_code_44_until_the_window_slides() -> None:
+    sandbox = make_sandbox(SandboxConfig(rate_limit_per_minute=3, minute_seconds=2.0))
+    for _ in range(3):
+        assert sandbox.books("GET", "items").status_code == 200
+        sandbox.clock.advance(0.5)
+    limited = sandbox.books("GET", "items")
+    assert (limited.status_code, limited.json()["code"]) == (429, 44)
+    sandbox.clock.advance(0.5)  # the first call is now 2 s old
+    assert sandbox.books("GET", "items").status_code == 200
+    assert sandbox.client.get("/__sandbox/stats").json()["rate_limited"] == 1
+
+
+def test_daily_limit_answers_429_code_45_and_headers_count_down() -> None:
+    sandbox = make_sandbox(SandboxConfig(daily_limit=2))
+    first = sandbox.books("GET", "items")
+    assert (first.headers["X-Rate-Limit-Limit"], first.headers["X-Rate-Limit-Remaining"]) == (
+        "2", "1")
+    sandbox.books("GET", "items")
+    limited = sandbox.books("GET", "items")
+    assert (limited.status_code, limited.json()["code"]) == (429, 45)
+    sandbox.clock.advance(86_400)
+    assert sandbox.books("GET", "items", token=sandbox.token()).status_code == 200

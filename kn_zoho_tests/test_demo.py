@@ -1,0 +1,39 @@
+"""README command 1: `kn-zoho demo` on the embedded default, in a fresh folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_syncs_everything_through_dagster_on_the_embedded_default(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ZOHO_", "KN_ZOHO_", "DAGSTER_"))}
+    env["KN_ZOHO_DATA_DIR"] = str(tmp_path / ".kn_zoho")
+    kn_zoho = Path(sys.executable).with_name("kn-zoho")
+    try:
+        result = subprocess.run(  # noqa: S603 (our own console script)
+            [str(kn_zoho), "demo", "--users", "30", "--orders", "12"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        import pgserver  # the demo leaves its embedded server running for later commands
+
+        pgserver.get_server(tmp_path / ".kn_zoho" / "pgdata", cleanup_mode="stop").cleanup()
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    held = json.loads(next(line for line in lines if line.startswith("zoho sandbox now holds"))
+                      .split(": ", 1)[1])
+    queue = json.loads(next(line for line in lines if line.startswith("queue:"))
+                       .split(": ", 1)[1])
+    assert held["crm_contacts"] == 30
+    assert held["books_invoices"] == held["books_payments"] > 0
+    assert queue["pending"] == queue["failed"] == queue["dead"] == 0
+    assert all("success" in line for line in lines if line.startswith("run "))
+    # the runs are in Dagster's own storage, for `dagster dev` to show
+    assert (tmp_path / ".kn_zoho" / "dagster_home" / "dagster.yaml").exists()

@@ -39,42 +39,29 @@ class CrmClient:
         duplicate_check_fields: Sequence[str] = ("Email",),
     ) -> list[CrmRecordResult]:
         """Insert or update by ``duplicate_check_fields``; safe to repeat, so it is retried."""
-        results: list[CrmRecordResult] = []
-        for batch in _batches(records):
-            body = self.http.request(
-                "POST",
-                CRM_BASE + "/{module}/upsert",
-                path_params={"module": module},
-                json={"data": batch, "duplicate_check_fields": list(duplicate_check_fields)},
-                idempotent=True,
-                record_errors=True,
-            )
-            results.extend(_results(body, len(batch)))
-        return results
+        return self._write("POST", "/upsert", module, records, idempotent=True,
+                           duplicate_check_fields=list(duplicate_check_fields))
 
     def update(self, module: str, records: Sequence[Mapping[str, Any]]) -> list[CrmRecordResult]:
         """Update records by their ``id`` field; repeating an update is harmless, so retried."""
-        results: list[CrmRecordResult] = []
-        for batch in _batches(records):
-            body = self.http.request(
-                "PUT",
-                CRM_BASE + "/{module}",
-                path_params={"module": module},
-                json={"data": batch},
-                record_errors=True,
-            )
-            results.extend(_results(body, len(batch)))
-        return results
+        return self._write("PUT", "", module, records)
 
     def insert(self, module: str, records: Sequence[Mapping[str, Any]]) -> list[CrmRecordResult]:
         """Create records; a timeout or 5xx is raised with ``outcome_unknown``, not retried."""
+        return self._write("POST", "", module, records)
+
+    def _write(self, method: str, suffix: str, module: str,
+               records: Sequence[Mapping[str, Any]], *, idempotent: bool | None = None,
+               **extra: Any) -> list[CrmRecordResult]:
+        """One request per batch of up to 100 records; one result per record, in order."""
         results: list[CrmRecordResult] = []
         for batch in _batches(records):
             body = self.http.request(
-                "POST",
-                CRM_BASE + "/{module}",
+                method,
+                CRM_BASE + "/{module}" + suffix,
                 path_params={"module": module},
-                json={"data": batch},
+                json={"data": batch, **extra},
+                idempotent=idempotent,
                 record_errors=True,
             )
             results.extend(_results(body, len(batch)))

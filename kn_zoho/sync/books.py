@@ -385,6 +385,34 @@ class _DocumentFlow:
     """What the invoice and estimate flows share: loading, customers and items on demand."""
 
     entity: str
+    label: str            # "order" / "quote", for messages
+    table: str            # storefront table of the documents
+    line_table: str       # ... and of their lines
+    line_key: str         # the lines' column pointing at the document
+
+    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
+                ) -> dict[str, Outcome]:
+        documents, lines, users, products = _load_documents(
+            engine, claims, self.table, self.line_table, self.line_key)
+        taxes, outcomes = _setup_failure(self.catalog, claims)
+        if taxes is None:
+            return outcomes
+        for claim in claims:
+            document = documents.get(claim.record_id)
+            if document is None:
+                outcomes[claim.record_key] = _missing(claim, self.label)
+                continue
+            outcomes[claim.record_key] = _settle(
+                f"{self.label} {claim.record_key}",
+                lambda progress, claim=claim, document=document: self._sync(
+                    engine, claim, document, lines.get(document["id"], []),
+                    users[document["user_id"]], products, taxes, progress))
+        return outcomes
+
+    def _sync(self, engine: sa.Engine, claim: Claim, document: Row, lines: Sequence[Row],
+              user: Row, products: Mapping[Any, Row], taxes: TaxTable,
+              progress: _Progress) -> Outcome:
+        raise NotImplementedError
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
                  seller_state: str | None = None) -> None:
@@ -546,25 +574,7 @@ class InvoicesFlow(_DocumentFlow):
     """
 
     entity = "books_invoice"
-
-    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
-                ) -> dict[str, Outcome]:
-        orders, lines, users, products = _load_documents(
-            engine, claims, "orders", "order_items", "order_id")
-        taxes, outcomes = _setup_failure(self.catalog, claims)
-        if taxes is None:
-            return outcomes
-        for claim in claims:
-            order = orders.get(claim.record_id)
-            if order is None:
-                outcomes[claim.record_key] = _missing(claim, "order")
-                continue
-            outcomes[claim.record_key] = _settle(
-                f"order {claim.record_key}",
-                lambda progress, claim=claim, order=order: self._sync(
-                    engine, claim, order, lines.get(order["id"], []), users[order["user_id"]],
-                    products, taxes, progress))
-        return outcomes
+    label, table, line_table, line_key = "order", "orders", "order_items", "order_id"
 
     def _payload(self, order: Row, lines: Sequence[Row], user: Row, customer_id: str,
                  item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
@@ -672,25 +682,7 @@ class EstimatesFlow(_DocumentFlow):
     """
 
     entity = "books_estimate"
-
-    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
-                ) -> dict[str, Outcome]:
-        quotes, lines, users, products = _load_documents(
-            engine, claims, "b2b_quotes", "b2b_quote_items", "quote_id")
-        taxes, outcomes = _setup_failure(self.catalog, claims)
-        if taxes is None:
-            return outcomes
-        for claim in claims:
-            quote = quotes.get(claim.record_id)
-            if quote is None:
-                outcomes[claim.record_key] = _missing(claim, "quote")
-                continue
-            outcomes[claim.record_key] = _settle(
-                f"quote {claim.record_key}",
-                lambda progress, claim=claim, quote=quote: self._sync(
-                    engine, claim, quote, lines.get(quote["id"], []), users[quote["user_id"]],
-                    products, taxes, progress))
-        return outcomes
+    label, table, line_table, line_key = "quote", "b2b_quotes", "b2b_quote_items", "quote_id"
 
     def _payload(self, quote: Row, lines: Sequence[Row], user: Row, customer_id: str,
                  item_ids: Mapping[str, str], taxes: TaxTable) -> Row:

@@ -675,11 +675,8 @@ class InvoicesFlow(_DocumentFlow):
 
 
 class EstimatesFlow(_DocumentFlow):
-    """Approved B2B quotes -> Books estimates numbered with the quote number.
-
-    ``BooksClient`` has no estimate call with ``ignore_auto_number_generation``, no lookup by
-    estimate number and no get; those three calls are made through ``BooksClient.call`` here.
-    """
+    """Approved B2B quotes -> Books estimates numbered with the quote number (exactly once
+    the same way as invoices)."""
 
     entity = "books_estimate"
     label, table, line_table, line_key = "quote", "b2b_quotes", "b2b_quote_items", "quote_id"
@@ -704,8 +701,9 @@ class EstimatesFlow(_DocumentFlow):
         else:
             customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
             payload = self._payload(quote, lines, user, customer_id, item_ids, taxes)
-            estimate, how = create_or_adopt(lambda: self._create(payload),
-                                            lambda: self._find(number))
+            estimate, how = create_or_adopt(
+                lambda: self.books.create_estimate(payload, ignore_auto_number_generation=True),
+                lambda: self.books.find_estimate_by_estimate_number(number))
             progress.steps.append(f"estimate:{how}")
         progress.zoho_id = str(estimate["estimate_id"])
         self._check_total(estimate, "estimate", number, _amount(quote["grand_total"]))
@@ -713,26 +711,15 @@ class EstimatesFlow(_DocumentFlow):
         return progress.success()
 
     def _existing(self, claim: Claim, quote: Row) -> Row | None:
+        """The estimate an earlier attempt made: by its stored id, or by number on a retry."""
         estimate_id = claim.zoho_id or quote.get("zoho_books_id")
         if estimate_id:
-            try:
-                return self.books.call("GET", "/estimates/{id}",
-                                       path_params={"id": estimate_id})["estimate"]
-            except ZohoNotFoundError:
-                pass
+            found = self.books.get_estimate(estimate_id)
+            if found is not None:
+                return found
         if claim.attempt > 1:
-            return self._find(quote["quote_number"])
+            return self.books.find_estimate_by_estimate_number(quote["quote_number"])
         return None
-
-    def _create(self, payload: Row) -> Row:
-        return self.books.call("POST", "/estimates",
-                               params={"ignore_auto_number_generation": "true"},
-                               json=payload)["estimate"]
-
-    def _find(self, number: str) -> Row | None:
-        return next((estimate for estimate in self.books.paged(
-            "/estimates", "estimates", {"estimate_number": number})
-            if estimate.get("estimate_number") == number), None)
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
         _write_back(conn, "b2b_quotes", claim, outcome)

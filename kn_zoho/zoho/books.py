@@ -164,8 +164,21 @@ class BooksClient:
 
     # -- estimates ----------------------------------------------------------------------------
 
-    def create_estimate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return self._create("/estimates", "estimate", payload)
+    def create_estimate(
+        self, payload: Mapping[str, Any], *, ignore_auto_number_generation: bool
+    ) -> dict[str, Any]:
+        """Create an estimate; like invoices, our own ``estimate_number`` is kept unique."""
+        params = {"ignore_auto_number_generation": "true"} if ignore_auto_number_generation else {}
+        return self._create("/estimates", "estimate", payload, params)
+
+    def get_estimate(self, estimate_id: str) -> dict[str, Any] | None:
+        return self._get("/estimates/{id}", "estimate", estimate_id)
+
+    def find_estimate_by_estimate_number(self, estimate_number: str) -> dict[str, Any] | None:
+        return self._find(
+            "/estimates", "estimates", {"estimate_number": estimate_number},
+            lambda estimate: estimate.get("estimate_number") == estimate_number,
+        )
 
     def find_estimate_by_reference_number(self, reference_number: str) -> dict[str, Any] | None:
         return self._find(

@@ -122,18 +122,8 @@ def lead_from_inquiry(submission: Row) -> dict[str, Any]:
     lines = [f"Subject: {subject or '(none)'}", "", message or "(no message)", ""]
     if submission.get("created_at"):
         lines.append(f"Submitted: {_timestamp(submission['created_at'])}")
-    lines += person.notes
-    lead_company = _fit(company, COMPANY_MAX, "Company", lines) if company else NO_COMPANY
-    payload = {
-        "First_Name": person.first_name,
-        "Last_Name": person.last_name,
-        "Email": person.email,
-        "Phone": v.phone(submission.get("phone"), record),
-        "Company": lead_company,
-        "Lead_Source": INQUIRY_LEAD_SOURCE,
-        "Description": _description(lines),
-    }
-    return _without_nulls(payload)
+    return _lead(person, company, v.phone(submission.get("phone"), record),
+                 INQUIRY_LEAD_SOURCE, lines)
 
 
 def lead_from_quote(quote: Row, user: Row, items: Sequence[Row]) -> dict[str, Any]:
@@ -150,18 +140,23 @@ def lead_from_quote(quote: Row, user: Row, items: Sequence[Row]) -> dict[str, An
     lines = [*_quote_summary(quote, items, record), ""]
     if gstin:
         lines.append(f"GSTIN: {gstin}")
+    return _lead(person, company, v.phone(user.get("phone"), record), QUOTE_LEAD_SOURCE, lines)
+
+
+def _lead(person: _Person, company: str | None, phone: str | None, source: str,
+          lines: list[str]) -> dict[str, Any]:
+    """The Leads payload both lead kinds share; ``lines`` become the Description."""
     lines += person.notes
     lead_company = _fit(company, COMPANY_MAX, "Company", lines) if company else NO_COMPANY
-    payload = {
+    return _without_nulls({
         "First_Name": person.first_name,
         "Last_Name": person.last_name,
         "Email": person.email,
-        "Phone": v.phone(user.get("phone"), record),
+        "Phone": phone,
         "Company": lead_company,
-        "Lead_Source": QUOTE_LEAD_SOURCE,
+        "Lead_Source": source,
         "Description": _description(lines),
-    }
-    return _without_nulls(payload)
+    })
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:

@@ -89,7 +89,7 @@ def demo_command(database_url: str | None, users: int, orders: int) -> None:
         for line in credentials.export_lines(sandbox.base_url):
             name, _, value = shlex.split(line.removeprefix("export "))[0].partition("=")
             os.environ[name] = value
-        if not database_url:
+        if db.uses_embedded(database_url):
             os.environ.setdefault("KN_ZOHO_SECRET_KEY", load_secret_key(True).decode())
         os.environ["DAGSTER_HOME"] = str(_dagster_home())
         from kn_zoho.definitions import build_definitions

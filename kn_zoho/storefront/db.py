@@ -40,9 +40,16 @@ def embedded_database_url(pgdata: Path | None = None) -> str:
     return server.get_uri()
 
 
+def uses_embedded(explicit: str | None = None) -> bool:
+    """Whether :func:`resolve_database_url` falls back to the embedded PostgreSQL."""
+    return not (explicit or os.environ.get(DATABASE_URL_ENV))
+
+
 def resolve_database_url(explicit: str | None = None) -> str:
     """The storefront database URL: explicit, else the environment, else embedded."""
-    return explicit or os.environ.get(DATABASE_URL_ENV) or embedded_database_url()
+    if uses_embedded(explicit):
+        return embedded_database_url()
+    return explicit or os.environ[DATABASE_URL_ENV]
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,9 +18,9 @@ from kn_zoho.zoho.factory import ZohoClients, build_zoho_clients
 
 @contextmanager
 def _clients(database_url: str | None) -> Iterator[tuple[sa.Engine, ZohoClients]]:
-    embedded = not (database_url or os.environ.get(db.DATABASE_URL_ENV))
     engine = db.create_engine(database_url)
-    clients = build_zoho_clients(engine, ZohoConfig.from_env(), embedded_default=embedded)
+    clients = build_zoho_clients(engine, ZohoConfig.from_env(),
+                                 embedded_default=db.uses_embedded(database_url))
     try:
         yield engine, clients
     finally:

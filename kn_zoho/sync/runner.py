@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -96,18 +97,16 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     report = SyncReport(flow.entity)
     calls_before = flow.api_calls()
     attempted: set[str] = set()
-    remaining = list(keys) if keys is not None else None
-    while True:
-        batch_keys = remaining[:batch_size] if remaining is not None else None
-        if batch_keys is not None and not batch_keys:
-            break
+    # Named keys go in fixed batches; otherwise keep taking whatever is due until none is.
+    key_batches: Iterable[Sequence[str] | None] = (
+        itertools.repeat(None) if keys is None
+        else (keys[i:i + batch_size] for i in range(0, len(keys), batch_size)))
+    for batch_keys in key_batches:
         claims = queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
                              keys=batch_keys, exclude=sorted(attempted), force=force)
-        if remaining is not None:
-            remaining = remaining[batch_size:]
-        elif not claims:
-            break
         if not claims:
+            if keys is None:
+                break
             continue
         started = datetime.now(UTC)
         outcomes = _attempt(engine, flow, claims, force=force)

@@ -251,9 +251,14 @@ def _write_reply(items: list[dict[str, Any]], all_ok_status: int) -> JSONRespons
 
 # --- handlers -------------------------------------------------------------------------------
 
-async def insert_records(request: Request, state: SandboxState) -> Response:
-    """POST /crm/v8/{module}: every record is new; duplicate_check_fields, if given, refuse
-    a record whose value already exists."""
+RecordWriter = Callable[[SandboxState, str, int, Any, dict[str, dict[str, Any]], list[str] | None],
+                        dict[str, Any]]
+
+
+async def _write(request: Request, state: SandboxState, write_one: RecordWriter,
+                 all_ok_status: int) -> Response:
+    """The frame every CRM write shares: one reply item per input record, in order; a record
+    Zoho refuses becomes its error item and the others still go through."""
     module = _module(request)
     data, check_fields = await _write_body(request)
     items = []
@@ -261,37 +266,41 @@ async def insert_records(request: Request, state: SandboxState) -> Response:
         records = state.collection("crm", module)
         for index, raw in enumerate(data):
             try:
-                fields = _clean_record(module, index, raw)
-                _check_mandatory(module, index, fields)
-                for name in check_fields or ():
-                    value = fields.get(name)
-                    matches = _matches(records, name, value) if value not in (None, "") else []
-                    if matches:
-                        raise _duplicate_error(module, index, name, matches)
-                items.append(_success(_insert(state, module, fields), updated=False))
+                items.append(write_one(state, module, index, raw, records, check_fields))
             except RecordError as error:
                 items.append(error.item)
         state.save()
-    return _write_reply(items, 201)
+    return _write_reply(items, all_ok_status)
+
+
+def _insert_one(state: SandboxState, module: str, index: int, raw: Any,
+                records: dict[str, dict[str, Any]], check_fields: list[str] | None
+                ) -> dict[str, Any]:
+    fields = _clean_record(module, index, raw)
+    _check_mandatory(module, index, fields)
+    for name in check_fields or ():
+        value = fields.get(name)
+        matches = _matches(records, name, value) if value not in (None, "") else []
+        if matches:
+            raise _duplicate_error(module, index, name, matches)
+    return _success(_insert(state, module, fields), updated=False)
+
+
+async def insert_records(request: Request, state: SandboxState) -> Response:
+    """POST /crm/v8/{module}: every record is new; duplicate_check_fields, if given, refuse
+    a record whose value already exists."""
+    return await _write(request, state, _insert_one, 201)
 
 
 async def upsert_records(request: Request, state: SandboxState) -> Response:
     """POST /crm/v8/{module}/upsert: update the record matching the first duplicate check
     field the input has a value for (Email by default), else insert."""
-    module = _module(request)
-    data, check_fields = await _write_body(request)
-    check_fields = check_fields or list(DEFAULT_DUPLICATE_CHECK_FIELDS)
-    items = []
-    with state.lock:
-        records = state.collection("crm", module)
-        for index, raw in enumerate(data):
-            try:
-                fields = _clean_record(module, index, raw)
-                items.append(_upsert_one(state, module, index, fields, records, check_fields))
-            except RecordError as error:
-                items.append(error.item)
-        state.save()
-    return _write_reply(items, 200)
+    return await _write(
+        request, state,
+        lambda state, module, index, raw, records, check_fields: _upsert_one(
+            state, module, index, _clean_record(module, index, raw), records,
+            check_fields or list(DEFAULT_DUPLICATE_CHECK_FIELDS)),
+        200)
 
 
 def _upsert_one(state: SandboxState, module: str, index: int, fields: dict[str, Any],
@@ -314,24 +323,19 @@ def _upsert_one(state: SandboxState, module: str, index: int, fields: dict[str, 
     return _upsert_success(_insert(state, module, fields), "insert", duplicate_field)
 
 
+def _update_one(state: SandboxState, module: str, index: int, raw: Any,
+                records: dict[str, dict[str, Any]], _check_fields: list[str] | None
+                ) -> dict[str, Any]:
+    fields = _clean_record(module, index, raw)
+    record = _record_to_update(records, index, raw.get("id"))
+    _check_mandatory(module, index, {**record, **fields})
+    _update(state, record, fields)
+    return _success(record, updated=True)
+
+
 async def update_records(request: Request, state: SandboxState) -> Response:
     """PUT /crm/v8/{module}: change the records named by each input's ``id``."""
-    module = _module(request)
-    data, _ = await _write_body(request)
-    items = []
-    with state.lock:
-        records = state.collection("crm", module)
-        for index, raw in enumerate(data):
-            try:
-                fields = _clean_record(module, index, raw)
-                record = _record_to_update(records, index, raw.get("id"))
-                _check_mandatory(module, index, {**record, **fields})
-                _update(state, record, fields)
-                items.append(_success(record, updated=True))
-            except RecordError as error:
-                items.append(error.item)
-        state.save()
-    return _write_reply(items, 200)
+    return await _write(request, state, _update_one, 200)
 
 
 def _record_to_update(records: dict[str, dict[str, Any]], index: int,

@@ -12,7 +12,7 @@ exists (item, document / contact name), 1038 malformed JSON, 5 unknown URL, 37 w
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -280,3 +280,33 @@ def _predicates(params: Mapping[str, str], filters: Iterable[str],
         predicates.append(lambda record: any(text in _text_of(record, field)
                                              for field in fields))
     return predicates
+
+
+Endpoint = Callable[[Request, SandboxState], Awaitable[Response]]
+
+
+def create_endpoint(build: Callable[[SandboxState, dict[str, Any]], dict[str, Any]],
+                    message: str, resource: str) -> Endpoint:
+    """POST handler: build the record from the payload under the lock, persist, reply 201."""
+
+    async def create(request: Request, state: SandboxState) -> Response:
+        payload = await read_payload(request)
+        with state.lock:
+            record = build(state, payload)
+            state.save()
+            return reply(message, resource, copy(record), 201)
+
+    return create
+
+
+def get_endpoint(collection: str, id_param: str, label: str, resource: str) -> Endpoint:
+    """GET-by-id handler: the record, or Zoho's "does not exist" for ``label``."""
+
+    async def get(request: Request, state: SandboxState) -> Response:
+        with state.lock:
+            record = state.collection("books", collection).get(request.path_params[id_param])
+            if record is None:
+                raise not_found(label)
+            return reply("success", resource, copy(record))
+
+    return get

@@ -20,14 +20,13 @@ from kn_zoho.sandbox.books.common import (
     SERVICE,
     books_error,
     copy,
+    create_endpoint,
     find_by,
+    get_endpoint,
     invalid,
     list_reply,
     missing,
-    not_found,
     optional_text,
-    read_payload,
-    reply,
     required_text,
 )
 from kn_zoho.sandbox.emails import looks_like_email
@@ -120,22 +119,6 @@ def new_contact(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     return contact
 
 
-async def create_contact(request: Request, state: SandboxState) -> Response:
-    payload = await read_payload(request)
-    with state.lock:
-        contact = new_contact(state, payload)
-        state.save()
-        return reply("The contact has been added.", "contact", copy(contact), 201)
-
-
-async def get_contact(request: Request, state: SandboxState) -> Response:
-    with state.lock:
-        contact = state.collection("books", "contacts").get(request.path_params["contact_id"])
-        if contact is None:
-            raise not_found("Contact")
-        return reply("success", "contact", copy(contact))
-
-
 async def list_contacts(request: Request, state: SandboxState) -> Response:
     with state.lock:
         records = list(state.collection("books", "contacts").values())
@@ -146,8 +129,10 @@ async def list_contacts(request: Request, state: SandboxState) -> Response:
 
 def contact_routes() -> list[Route]:
     return [
-        Route("/books/v3/contacts", zoho_endpoint(SERVICE, create_contact), methods=["POST"]),
+        Route("/books/v3/contacts", zoho_endpoint(SERVICE, create_endpoint(
+            new_contact, "The contact has been added.", "contact")), methods=["POST"]),
         Route("/books/v3/contacts", zoho_endpoint(SERVICE, list_contacts), methods=["GET"]),
-        Route("/books/v3/contacts/{contact_id}", zoho_endpoint(SERVICE, get_contact),
+        Route("/books/v3/contacts/{contact_id}", zoho_endpoint(SERVICE, get_endpoint(
+            "contacts", "contact_id", "Contact", "contact")),
               methods=["GET"]),
     ]

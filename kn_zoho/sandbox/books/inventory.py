@@ -19,8 +19,10 @@ from kn_zoho.sandbox.books.common import (
     SERVICE,
     already_exists,
     copy,
+    create_endpoint,
     decimal_value,
     find_by,
+    get_endpoint,
     invalid,
     iso_date,
     list_reply,
@@ -157,14 +159,6 @@ def _item(state: SandboxState, item_id: str) -> dict[str, Any]:
     return item
 
 
-async def create_item(request: Request, state: SandboxState) -> Response:
-    payload = await read_payload(request)
-    with state.lock:
-        item = new_item(state, payload)
-        state.save()
-        return reply("The item has been added.", "item", copy(item), 201)
-
-
 async def update_item(request: Request, state: SandboxState) -> Response:
     """PUT /items/{id}: changes the given fields; stock is changed by adjustments only."""
     payload = await read_payload(request)
@@ -177,11 +171,6 @@ async def update_item(request: Request, state: SandboxState) -> Response:
         item.update(fields, last_modified_time=state.books_timestamp())
         state.save()
         return reply("Item details have been saved.", "item", copy(item))
-
-
-async def get_item(request: Request, state: SandboxState) -> Response:
-    with state.lock:
-        return reply("success", "item", copy(_item(state, request.path_params["item_id"])))
 
 
 async def list_items(request: Request, state: SandboxState) -> Response:
@@ -238,24 +227,6 @@ def new_adjustment(state: SandboxState, payload: dict[str, Any]) -> dict[str, An
     return adjustment
 
 
-async def create_adjustment(request: Request, state: SandboxState) -> Response:
-    payload = await read_payload(request)
-    with state.lock:
-        adjustment = new_adjustment(state, payload)
-        state.save()
-        return reply("Inventory Adjustment has been added.", "inventory_adjustment",
-                     copy(adjustment), 201)
-
-
-async def get_adjustment(request: Request, state: SandboxState) -> Response:
-    with state.lock:
-        adjustment = state.collection("books", "adjustments").get(
-            request.path_params["adjustment_id"])
-        if adjustment is None:
-            raise not_found("Inventory Adjustment")
-        return reply("success", "inventory_adjustment", copy(adjustment))
-
-
 async def list_adjustments(request: Request, state: SandboxState) -> Response:
     with state.lock:
         records = list(state.collection("books", "adjustments").values())
@@ -266,15 +237,20 @@ async def list_adjustments(request: Request, state: SandboxState) -> Response:
 
 def inventory_routes() -> list[Route]:
     return [
-        Route("/books/v3/items", zoho_endpoint(SERVICE, create_item), methods=["POST"]),
+        Route("/books/v3/items", zoho_endpoint(SERVICE, create_endpoint(
+            new_item, "The item has been added.", "item")), methods=["POST"]),
         Route("/books/v3/items", zoho_endpoint(SERVICE, list_items), methods=["GET"]),
-        Route("/books/v3/items/{item_id}", zoho_endpoint(SERVICE, get_item), methods=["GET"]),
+        Route("/books/v3/items/{item_id}", zoho_endpoint(SERVICE, get_endpoint(
+            "items", "item_id", "Item", "item")), methods=["GET"]),
         Route("/books/v3/items/{item_id}", zoho_endpoint(SERVICE, update_item),
               methods=["PUT"]),
-        Route("/books/v3/inventoryadjustments", zoho_endpoint(SERVICE, create_adjustment),
+        Route("/books/v3/inventoryadjustments", zoho_endpoint(SERVICE, create_endpoint(
+            new_adjustment, "Inventory Adjustment has been added.", "inventory_adjustment")),
               methods=["POST"]),
         Route("/books/v3/inventoryadjustments", zoho_endpoint(SERVICE, list_adjustments),
               methods=["GET"]),
         Route("/books/v3/inventoryadjustments/{adjustment_id}",
-              zoho_endpoint(SERVICE, get_adjustment), methods=["GET"]),
+              zoho_endpoint(SERVICE, get_endpoint("adjustments", "adjustment_id",
+                                                  "Inventory Adjustment", "inventory_adjustment")),
+              methods=["GET"]),
     ]

@@ -17,16 +17,15 @@ from starlette.routing import Route
 from kn_zoho.sandbox.books.common import (
     SERVICE,
     books_error,
-    copy,
+    create_endpoint,
     decimal_value,
+    get_endpoint,
     invalid,
     iso_date,
     list_reply,
     money,
     not_found,
     optional_text,
-    read_payload,
-    reply,
     required_text,
     required_value,
 )
@@ -121,22 +120,6 @@ def new_payment(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     return payment
 
 
-async def create_payment(request: Request, state: SandboxState) -> Response:
-    payload = await read_payload(request)
-    with state.lock:
-        payment = new_payment(state, payload)
-        state.save()
-        return reply("The payment has been created.", "payment", copy(payment), 201)
-
-
-async def get_payment(request: Request, state: SandboxState) -> Response:
-    with state.lock:
-        payment = state.collection("books", "payments").get(request.path_params["payment_id"])
-        if payment is None:
-            raise not_found("Payment")
-        return reply("success", "payment", copy(payment))
-
-
 async def list_payments(request: Request, state: SandboxState) -> Response:
     with state.lock:
         records = list(state.collection("books", "payments").values())
@@ -148,10 +131,12 @@ async def list_payments(request: Request, state: SandboxState) -> Response:
 
 def payment_routes() -> list[Route]:
     return [
-        Route("/books/v3/customerpayments", zoho_endpoint(SERVICE, create_payment),
+        Route("/books/v3/customerpayments", zoho_endpoint(SERVICE, create_endpoint(
+            new_payment, "The payment has been created.", "payment")),
               methods=["POST"]),
         Route("/books/v3/customerpayments", zoho_endpoint(SERVICE, list_payments),
               methods=["GET"]),
-        Route("/books/v3/customerpayments/{payment_id}", zoho_endpoint(SERVICE, get_payment),
+        Route("/books/v3/customerpayments/{payment_id}", zoho_endpoint(SERVICE, get_endpoint(
+            "payments", "payment_id", "Payment", "payment")),
               methods=["GET"]),
     ]

@@ -6,16 +6,34 @@ import os
 
 from dagster import Definitions, EnvVar
 
-from kn_zoho.defs.books.assets import books_estimates, books_invoices, books_items
+from kn_zoho.defs.books.assets import (
+    books_estimate_partitions,
+    books_estimates,
+    books_invoice_partitions,
+    books_invoices,
+    books_item_partitions,
+    books_items,
+)
 from kn_zoho.defs.books.sensors import (
     books_estimates_sensor,
     books_invoices_sensor,
     books_items_sensor,
 )
-from kn_zoho.defs.crm.assets import crm_contacts, crm_leads
+from kn_zoho.defs.crm.assets import (
+    crm_contact_partitions,
+    crm_contacts,
+    crm_lead_partitions,
+    crm_leads,
+)
 from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
+from kn_zoho.defs.retirement import retirement_job, retirement_schedule
+
+retire_synced_partitions = retirement_job([
+    (crm_contact_partitions, "crm_contact"), (crm_lead_partitions, "crm_lead"),
+    (books_item_partitions, "books_item"), (books_invoice_partitions, "books_invoice"),
+    (books_estimate_partitions, "books_estimate")])
 
 
 def _optional(name: str) -> dict[str, EnvVar]:
@@ -54,6 +72,8 @@ def build_definitions() -> Definitions:
                       *queue_checks(books_estimates, "books_estimate")],
         sensors=[crm_contacts_sensor, crm_leads_sensor, books_items_sensor,
                  books_invoices_sensor, books_estimates_sensor, dead_letter_alerts],
+        jobs=[retire_synced_partitions],
+        schedules=[retirement_schedule(retire_synced_partitions)],
         resources=build_resources(),
     )
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from kn_zoho.mapping.books import (
     TaxTable,
+    customer_email,
     customer_from_user,
     item_from_product,
     tax_table_from_zoho,
 )
-from kn_zoho.sync.books.common import PREFETCH_PAGES, Row, create_or_adopt, is_duplicate
-from kn_zoho.zoho.books import DEFAULT_PER_PAGE, BooksClient
+from kn_zoho.sync.books.common import PREFETCH_PAGES, Row, create_or_adopt, refused_for_good
+from kn_zoho.zoho.books import ALL_ITEMS, DEFAULT_PER_PAGE, BooksClient
 from kn_zoho.zoho.errors import ZohoError
 
 
@@ -25,6 +26,7 @@ class _Index:
     complete: bool       # False when the listing stopped early: a miss proves nothing
     names: set[str] = field(default_factory=set)   # contact names in use (Books: unique)
     unsure: set[str] = field(default_factory=set)  # keys whose create had an unknown outcome
+    inactive: set[str] = field(default_factory=set)  # items marked inactive in Books
 
     def must_search(self, key: str) -> bool:
         return not self.complete or key in self.unsure
@@ -60,7 +62,7 @@ class BooksCatalog:
         a namesake (another storefront user) gets the email added to the name.
         """
         payload = customer_from_user(user)
-        email = payload["email"]
+        email = customer_email(payload)
         key = email.casefold()
         index = self._contact_index()
         if key in index.ids:
@@ -77,23 +79,31 @@ class BooksCatalog:
         try:
             contact, how = self._create_contact({**payload, "contact_name": name}, find, key)
         except ZohoError as error:
-            if not is_duplicate(error) or name != payload["contact_name"]:
+            if not refused_for_good(error) or name != payload["contact_name"]:
                 raise
-            # a namesake was created since our listing (another run)
+            # Refused, and no contact has this email: perhaps a namesake was created since our
+            # listing (another run). Books' code for a taken name is not documented, so any
+            # permanent refusal gets one more try under the namesake name; bad data is refused
+            # again, with its own message.
             contact, how = self._create_contact(
                 {**payload, "contact_name": _namesake(name, email)}, find, key)
         return self._remember_contact(contact, key), how
 
     def item(self, product: Mapping[str, Any], payload: Mapping[str, Any] | None = None
              ) -> tuple[str, str]:
-        """The Books item for a product: (id, "link" | "create" | "adopt"), found by SKU."""
+        """The Books item for a product: (id, "link" | "create" | "adopt" | "reactivate"),
+        found by SKU among active and inactive items.
+
+        An item someone marked inactive in Books keeps its SKU (Books refuses a second item
+        with it), so it is marked active again and linked rather than re-created forever.
+        """
         sku = str(product["sku"])
         index = self._item_index()
         key = sku.casefold()
         if key in index.ids:
-            return index.ids[key], "link"
+            return index.ids[key], self._activate(key, "link")
         if index.must_search(key) and (found := self.books.find_item_by_sku(sku)):
-            return self._remember_item(found), "link"
+            return self._remember_item(found), self._activate(key, "link")
         body = dict(payload or item_from_product(product, self.taxes()))
         try:
             item, how = create_or_adopt(lambda: self.books.create_item(body),
@@ -102,7 +112,23 @@ class BooksCatalog:
             if error.outcome_unknown:
                 index.unsure.add(key)
             raise
-        return self._remember_item(item), how
+        return self._remember_item(item), self._activate(key, how)
+
+    def note_item_status(self, sku: str, item: Row) -> None:
+        """What an item reply says of its status (e.g. after an update)."""
+        if self._items is not None:
+            self._items.inactive.discard(sku.casefold())
+            if item.get("status") == "inactive":
+                self._items.inactive.add(sku.casefold())
+
+    def _activate(self, key: str, how: str) -> str:
+        """Mark the item active if Books has it inactive: ``how``, or "reactivate"."""
+        assert self._items is not None
+        if key not in self._items.inactive:
+            return how
+        self.books.mark_item_active(self._items.ids[key])
+        self._items.inactive.discard(key)
+        return "reactivate"
 
     def forget_item(self, sku: str) -> None:
         """An item id that Books no longer knows (deleted there)."""
@@ -121,11 +147,12 @@ class BooksCatalog:
                 self._contacts.unsure.add(key)
             raise
 
-    def _listing(self, path: str, key: str) -> tuple[list[Row], bool]:
+    def _listing(self, path: str, key: str, params: Mapping[str, object] | None = None
+                 ) -> tuple[list[Row], bool]:
         """Up to ``prefetch_pages`` pages of a list; True when that was everything."""
         records: list[Row] = []
         for page in range(1, self.prefetch_pages + 1):
-            body = self.books.call("GET", path, params={"page": page,
+            body = self.books.call("GET", path, params={**(params or {}), "page": page,
                                                         "per_page": DEFAULT_PER_PAGE})
             records += body.get(key) or []
             if not (body.get("page_context") or {}).get("has_more_page"):
@@ -152,7 +179,8 @@ class BooksCatalog:
 
     def _item_index(self) -> _Index:
         if self._items is None:
-            items, complete = self._listing("/items", "items")
+            # active and inactive: Books lists active items only by default
+            items, complete = self._listing("/items", "items", ALL_ITEMS)
             self._items = _Index({}, complete)
             for item in items:
                 self._remember_item(item)
@@ -165,6 +193,7 @@ class BooksCatalog:
         if sku:
             self._items.ids[sku] = item_id
             self._items.unsure.discard(sku)
+            self.note_item_status(sku, item)
         return item_id
 
 

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from kn_zoho.mapping.books import TaxTable
+from kn_zoho.mapping.books import DEFAULT_PAYMENT_MODE, PAYMENT_MODES, TaxTable
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import (
     ZohoAuthError,
     ZohoError,
-    ZohoNotFoundError,
     ZohoPermanentError,
 )
 
@@ -34,8 +33,8 @@ PREFETCH_PAGES = 10
 # A refund after payment keeps the sale's invoice (the refund is a credit note in Books).
 INVOICED_STATUSES = frozenset({"paid", "refunded"})
 INVOICE_NUMBER_MAX = 16  # GST: an invoice serial has at most 16 characters
-# Books codes for "already exists": 1001 generic (documents, SKUs), 3062 contact name.
-_DUPLICATE_CODES = frozenset({1001, 3062})
+# How storefront payments are recorded in Books: one of its documented payment modes.
+PAYMENT_MODE_ENV = "KN_ZOHO_BOOKS_PAYMENT_MODE"
 _PAISA = Decimal("0.01")
 
 Row = dict[str, Any]
@@ -46,9 +45,20 @@ def organization_state() -> str:
     return os.environ.get(ORGANIZATION_STATE_ENV, "").strip().upper() or DEFAULT_ORGANIZATION_STATE
 
 
+def payment_mode() -> str:
+    """``KN_ZOHO_BOOKS_PAYMENT_MODE`` (default banktransfer), checked against the values Books
+    documents; a ValueError naming the variable otherwise, raised when a flow is built."""
+    value = os.environ.get(PAYMENT_MODE_ENV, "").strip().lower() or DEFAULT_PAYMENT_MODE
+    if value not in PAYMENT_MODES:
+        raise ValueError(f"{PAYMENT_MODE_ENV}={value!r}: Zoho Books accepts only "
+                         f"{', '.join(PAYMENT_MODES)}")
+    return value
+
+
 def books_api_calls(books: BooksClient) -> int:
     """Books calls made through the client's HTTP layer (which CRM shares, so filter)."""
-    return sum(n for endpoint, n in books.http.api_calls.items() if " /books/" in endpoint)
+    return sum(n for endpoint, n in books.http.api_calls.items()
+               if " /books/" in endpoint or " /inventory/" in endpoint)
 
 
 # --- create without duplicates -----------------------------------------------------------
@@ -62,33 +72,32 @@ class Refused(Exception):
         self.code = code
 
 
-def is_duplicate(error: ZohoError) -> bool:
-    """Zoho refused a create because a record with the same unique key exists."""
-    if not isinstance(error, ZohoPermanentError) or isinstance(
-            error, ZohoNotFoundError | ZohoAuthError):
-        return False
-    return error.code in _DUPLICATE_CODES or "already exists" in error.message.lower()
+def refused_for_good(error: ZohoError) -> bool:
+    """Zoho refused a create permanently (bad data, or a record with the same unique key:
+    the code Books gives for "already exists" is not documented, so no code is trusted)."""
+    return isinstance(error, ZohoPermanentError) and not isinstance(error, ZohoAuthError)
 
 
 def create_or_adopt(create: Callable[[], Row], find: Callable[[], Row | None]
                     ) -> tuple[Row, str]:
     """Create a record Zoho keeps unique on a key, or adopt the one already stored.
 
-    When Zoho says the key exists, or the create's outcome is unknown (timeout, lost reply,
-    5xx after the write), the record is looked up by its key and adopted if found. A lost
-    create that never got stored is sent once more (safe: the key is unique). Returns the
-    record and ``"create"`` or ``"adopt"``.
+    After any permanent refusal (whatever its code), or when the create's outcome is unknown
+    (timeout, lost reply, 5xx after the write), the record is looked up by its key and adopted
+    if found; a refusal for bad data costs that one lookup. A lost create that never got
+    stored is sent once more (safe: the key is unique). Returns the record and ``"create"``
+    or ``"adopt"``.
     """
     for last in (False, True):
         try:
             return create(), "create"
         except ZohoError as error:
-            if not (is_duplicate(error) or error.outcome_unknown):
+            if not (refused_for_good(error) or error.outcome_unknown):
                 raise
             found = find()
             if found is not None:
                 return found, "adopt"
-            if is_duplicate(error) or last:
+            if not error.outcome_unknown or last:
                 raise
     raise AssertionError("unreachable")
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from kn_zoho.mapping.books import TaxTable, invoice_from_order, payment_from_order
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     INVOICE_NUMBER_MAX,
     INVOICED_STATUSES,
@@ -22,7 +23,9 @@ from kn_zoho.sync.books.common import (
     create_or_adopt,
     document_metadata,
 )
+from kn_zoho.sync.books.common import payment_mode as books_payment_mode
 from kn_zoho.sync.books.documents import _DocumentFlow
+from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
 
 
@@ -35,11 +38,19 @@ class InvoicesFlow(_DocumentFlow):
 
     The invoice number is the order number (see the module docstring): a retry, a killed run
     or an overlapping run that creates it again is refused by Books and adopts the stored
-    invoice. A retried claim looks it up first, which saves the refused create.
+    invoice. A retried claim looks it up first, which saves the refused create. A draft
+    (new or adopted) is marked sent before the payment: only a sent invoice is a posted sale
+    that moves stock, and Books takes payments for sent invoices.
     """
 
     entity = "books_invoice"
     label, table, line_table, line_key = "order", "orders", "order_items", "order_id"
+
+    def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
+                 seller_state: str | None = None, payment_mode: str | None = None) -> None:
+        super().__init__(books, catalog, seller_state)
+        # checked now, so a mis-set KN_ZOHO_BOOKS_PAYMENT_MODE stops the run before any call
+        self.payment_mode = payment_mode or books_payment_mode()
 
     def _payload(self, order: Row, lines: Sequence[Row], user: Row, customer_id: str,
                  item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
@@ -79,6 +90,7 @@ class InvoicesFlow(_DocumentFlow):
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
         progress.metadata.update(document_metadata(invoice))
+        self._mark_sent(invoice, progress)
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()
 
@@ -92,6 +104,26 @@ class InvoicesFlow(_DocumentFlow):
         if claim.attempt > 1:
             return self.books.find_invoice_by_invoice_number(order["order_number"])
         return None
+
+    def _mark_sent(self, invoice: Row, progress: _Progress) -> None:
+        """Draft -> sent (``POST /invoices/{id}/status/sent``, no email), once.
+
+        An invoice already past draft is left alone. After an unknown outcome or a refusal the
+        invoice is read again: sent by then (our lost call, a racing run, a Books user) is fine.
+        """
+        if invoice.get("status") != "draft":
+            return
+        invoice_id = str(invoice["invoice_id"])
+        try:
+            self.books.mark_invoice_sent(invoice_id)
+        except ZohoError as error:
+            if error.transient and not error.outcome_unknown:
+                raise
+            fresh = self.books.get_invoice(invoice_id)
+            if fresh is None or fresh.get("status") == "draft":
+                raise
+        invoice["status"] = "sent"
+        progress.steps.append("invoice:sent")
 
     def _pay(self, order: Row, invoice: Row, customer_id: str, amount: Decimal,
              progress: _Progress) -> None:
@@ -108,7 +140,8 @@ class InvoicesFlow(_DocumentFlow):
         if _balance(invoice) == 0:
             self._adopt_payment(reference, progress)
             return
-        payload = payment_from_order(order, invoice_id, customer_id, amount)
+        payload = payment_from_order(order, invoice_id, customer_id, amount,
+                                     payment_mode=self.payment_mode)
         payload.setdefault("reference_number", reference)
         for last in (False, True):
             try:

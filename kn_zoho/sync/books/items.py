@@ -27,6 +27,9 @@ from kn_zoho.zoho.errors import ZohoNotFoundError
 class ItemsFlow:
     """Storefront products -> Books items (inventory goods with HSN and GST preferences).
 
+    A product on sale needs an active item: one found inactive (someone marked it so in
+    Books) is marked active again (``POST /items/{id}/active``).
+
     An item with the product's SKU already in Books is linked, not duplicated, and brought in
     line with the storefront (PUT). A product change is sent again only when the mapped
     payload's hash changed, so stock-only edits cost nothing here.
@@ -77,12 +80,16 @@ class ItemsFlow:
             return progress.success(digest)
         if item_id:
             try:
-                self.books.update_item(item_id, payload)
+                updated = self.books.update_item(item_id, payload)
             except ZohoNotFoundError:  # deleted in Books: create it again below
                 self.catalog.forget_item(product["sku"])
             else:
                 progress.zoho_id = item_id
                 progress.steps.append("update")
+                if updated.get("status") == "inactive":
+                    # marked inactive in Books: invoices could not use it, so activate it
+                    self.books.mark_item_active(item_id)
+                    progress.steps.append("reactivate")
                 return progress.success(digest)
         item_id, how = self.catalog.item(product, payload)
         progress.zoho_id = item_id

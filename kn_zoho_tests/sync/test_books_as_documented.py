@@ -120,7 +120,10 @@ def test_an_inactive_item_with_the_sku_is_reactivated_and_linked(
     hidden = books.create_item(item_from_product(product, taxes))
     books.mark_item_inactive(hidden["item_id"])
 
+    before = books_sandbox.calls()
     report = run_flow(engine, ItemsFlow(books), retry_base=0)
+    # found in the catalog listing (filter_by=Status.All): no create refused for its SKU
+    assert (books_sandbox.calls() - before)["POST /books/v3/items"] == 2
     operations = {r.record_key: r.operation for r in report.results}
     assert operations[product["sku"]] == "reactivate+update"
     items = {i["sku"]: i for i in books_sandbox.records("books_items")}

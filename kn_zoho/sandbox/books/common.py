@@ -67,6 +67,8 @@ def not_found(resource: str, status: int = 404) -> ApiError:
 
 
 def already_exists(message: str) -> ApiError:
+    """1001: not on any Books v3 page; Zoho Invoice's API (same backend) documents "1001
+    Invoice Number already exist" (https://www.zoho.com/invoice/api/v3/invoices/)."""
     return books_error(400, 1001, message)
 
 

@@ -86,6 +86,9 @@ def new_contact(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     contacts = state.collection("books", "contacts")
     name = required_text(payload, "contact_name", 200)
     if find_by(contacts.values(), "contact_name", name):
+        # 3062: no Zoho page documents it (clients of the live API report it); the closest
+        # documented source is Zoho Invoice's 1001 "already exist" (see common.py). The sync
+        # never relies on it: any permanent refusal is followed by a lookup by email.
         raise books_error(400, 3062, f'The customer "{name}" already exists. Please specify '
                                      "a different name.")
     persons = _contact_persons(state, payload.get("contact_persons"))

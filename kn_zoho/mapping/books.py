@@ -28,10 +28,17 @@ ITEM_NAME_MAX = 100
 ITEM_DESCRIPTION_MAX = 2000
 CONTACT_NAME_MAX = 200
 COMPANY_NAME_MAX = 200
+PERSON_NAME_MAX = 100
 REFERENCE_MAX = 100
 UNIT = "pcs"
-# Storefront payments arrive through the payment gateway and settle into the bank account.
-DEFAULT_PAYMENT_MODE = "Bank Transfer"
+# The payment modes Books documents for customer payments
+# (https://www.zoho.com/books/api/v3/customer-payments/); it refuses any other value.
+PAYMENT_MODES = ("check", "cash", "creditcard", "banktransfer", "bankremittance",
+                 "autotransaction", "others")
+# Storefront payments arrive through the online gateway and settle into the bank account by
+# transfer. (autotransaction is Books' own card auto-charge, whose refunds go back to the card:
+# not a third-party gateway's payment.)
+DEFAULT_PAYMENT_MODE = "banktransfer"
 
 Row = Mapping[str, Any]
 
@@ -114,6 +121,12 @@ def item_from_product(product: Row, taxes: TaxTable) -> dict[str, Any]:
     return payload
 
 
+def customer_email(payload: Mapping[str, Any]) -> str:
+    """The email of a customer payload's primary contact person (its natural key)."""
+    return next(str(person.get("email") or "") for person in payload["contact_persons"]
+                if person.get("is_primary_contact"))
+
+
 def customer_from_user(user: Row) -> dict[str, Any]:
     """A Books customer: registered business with its GSTIN, unregistered business, or consumer.
 
@@ -130,20 +143,28 @@ def customer_from_user(user: Row) -> dict[str, Any]:
         or (v.gstin_state(gstin) if gstin else None)
         or v.state(user.get("shipping_state"), record, "shipping_state")
     )
+    # Email and phone belong to the primary contact person, not to the contact
+    # (https://www.zoho.com/books/api/v3/contacts/, "Create a Contact": contact_persons).
+    person: dict[str, Any] = {"email": email, "is_primary_contact": True}
+    if full_name:
+        first, _, last = full_name.partition(" ")
+        person["first_name"] = v.truncate(first, PERSON_NAME_MAX)
+        if last.strip():
+            person["last_name"] = v.truncate(last.strip(), PERSON_NAME_MAX)
+    phone = v.phone(user.get("phone"), record)
+    if phone:
+        person["phone"] = phone
     payload: dict[str, Any] = {
         "contact_name": v.truncate(full_name or company or email.split("@")[0], CONTACT_NAME_MAX),
         "contact_type": "customer",
         "customer_sub_type": "individual"
         if treatment["gst_treatment"] == "consumer"
         else "business",
-        "email": email,
+        "contact_persons": [person],
         **treatment,
     }
     if company:
         payload["company_name"] = v.truncate(company, COMPANY_NAME_MAX)
-    phone = v.phone(user.get("phone"), record)
-    if phone:
-        payload["phone"] = phone
     if home:
         payload["place_of_contact"] = home.code
     return payload
@@ -210,8 +231,12 @@ def payment_from_order(
     """The customer payment that settles the order's invoice (reference = gateway payment id).
 
     A zero amount is refused: Zoho records no empty payment, so a free order needs none.
+    ``payment_mode`` must be one of Books' documented :data:`PAYMENT_MODES`.
     """
     record = _order_record(order)
+    if payment_mode not in PAYMENT_MODES:
+        raise ValueError(f"payment_mode {payment_mode!r}: Zoho Books accepts only "
+                         f"{', '.join(PAYMENT_MODES)}")
     paid = v.money(amount, record, "grand_total")
     if paid == 0:
         raise MappingError(record, "grand_total", "a payment needs a positive amount")

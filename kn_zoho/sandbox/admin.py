@@ -17,7 +17,7 @@ from starlette.routing import Route
 from kn_zoho.sandbox.books.common import copy, find_by
 from kn_zoho.sandbox.books.contacts import new_contact
 from kn_zoho.sandbox.books.inventory import new_adjustment
-from kn_zoho.sandbox.books.sales import INVOICE, create_document
+from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice
 from kn_zoho.sandbox.oauth import expire_all_tokens
 from kn_zoho.sandbox.pipeline import ApiError, Endpoint
 from kn_zoho.sandbox.state import RECORD_KINDS, SandboxState, sandbox_state
@@ -83,7 +83,8 @@ def _item_by_sku(state: SandboxState, sku: Any) -> dict[str, Any]:
 
 
 async def offline_sale(request: Request) -> Response:
-    """A counter sale entered in Books: an invoice to the walk-in customer, lowering stock."""
+    """A counter sale entered in Books: an invoice to the walk-in customer, created and
+    marked sent as a Books user would, so it lowers stock."""
     state = sandbox_state(request)
     body = await _json_object(request)
     with state.lock:
@@ -100,6 +101,7 @@ async def offline_sale(request: Request) -> Response:
             "customer_id": customer["contact_id"], "line_items": [line],
             "is_inclusive_tax": True, "reference_number": body.get("reference_number", ""),
         }, manual_number=False)
+        send_invoice(state, invoice)
         state.save()
         return JSONResponse({"invoice": copy(invoice)}, status_code=201)
 

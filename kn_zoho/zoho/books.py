@@ -3,12 +3,18 @@ inventory adjustments.
 
 Zoho has no idempotency keys, so every create has a ``find_*`` partner on a natural key
 (email, SKU, reference or invoice number) for the sync code to look up before re-creating.
-The finders pass Zoho's filter and then match exactly on this side, over every page: a filter
-Zoho ignores or matches loosely can cost speed, never a wrong answer.
+The finders pass only filters Zoho documents and then match exactly on this side, over every
+page: a filter Zoho ignores or matches loosely can cost speed, never a wrong answer.
+
+Reference pages (Books v3): https://www.zoho.com/books/api/v3/contacts/ ,
+https://www.zoho.com/books/api/v3/items/ , https://www.zoho.com/books/api/v3/invoices/ ,
+https://www.zoho.com/books/api/v3/customer-payments/ ; Zoho Inventory (adjustments):
+https://www.zoho.com/inventory/api/v1/inventoryadjustments/ .
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -17,16 +23,42 @@ from kn_zoho.zoho.http import ZohoHttp
 
 BOOKS_BASE = "/books/v3"
 DEFAULT_PER_PAGE = 200
-# Books documents stock adjustments for Zoho Inventory; this is the one place the path lives.
-INVENTORY_ADJUSTMENTS_PATH = "/inventoryadjustments"
+# GET /items lists active items only unless filter_by says otherwise (documented values
+# Status.All, Status.Active, Status.Inactive; https://www.zoho.com/books/api/v3/items/).
+ALL_ITEMS = {"filter_by": "Status.All"}
+
+# Stock adjustments: the one place their path lives. Books v3 documents no adjustments
+# endpoint; Zoho Inventory does, for the same organization
+# (https://www.zoho.com/inventory/api/v1/inventoryadjustments/, scopes
+# ZohoInventory.inventoryadjustments.CREATE / .READ). Public integrations also call the Books
+# path, undocumented (scope ZohoBooks.fullaccess.all or a Books inventory scope).
+INVENTORY_ADJUSTMENTS_ENV = "KN_ZOHO_INVENTORY_ADJUSTMENTS_API"
+INVENTORY_ADJUSTMENTS_PATH = {
+    "inventory": "/inventory/v1/inventoryadjustments",  # documented (default)
+    "books": BOOKS_BASE + "/inventoryadjustments",      # undocumented
+}
+
+
+def inventory_adjustments_api(value: str | None = None) -> str:
+    """Which adjustments endpoint to use (``KN_ZOHO_INVENTORY_ADJUSTMENTS_API``); a clear
+    ValueError for anything but ``inventory`` (default) or ``books``."""
+    chosen = (os.environ.get(INVENTORY_ADJUSTMENTS_ENV, "") if value is None else value)
+    chosen = chosen.strip().lower() or "inventory"
+    if chosen not in INVENTORY_ADJUSTMENTS_PATH:
+        raise ValueError(f"{INVENTORY_ADJUSTMENTS_ENV}={chosen!r}: expected one of "
+                         f"{', '.join(sorted(INVENTORY_ADJUSTMENTS_PATH))}")
+    return chosen
 
 
 class BooksClient:
     """Zoho Books calls for ``organization_id``; every call carries it."""
 
-    def __init__(self, http: ZohoHttp, organization_id: str) -> None:
+    def __init__(self, http: ZohoHttp, organization_id: str,
+                 adjustments_api: str | None = None) -> None:
         self.http = http
         self.organization_id = organization_id
+        self.adjustments_path = INVENTORY_ADJUSTMENTS_PATH[
+            inventory_adjustments_api(adjustments_api)]
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -38,14 +70,18 @@ class BooksClient:
         path_params: Mapping[str, object] | None = None,
         params: Mapping[str, object] | None = None,
         json: Any = None,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
-        """One Books call; ``path`` is relative to ``/books/v3``, e.g. ``/invoices``."""
+        """One Books call; ``path`` is relative to ``/books/v3``, e.g. ``/invoices``, unless
+        it already names its API (``/inventory/v1/...``, for the same organization).
+        ``idempotent`` overrides the method's own retry semantics (e.g. a status change)."""
         return self.http.request(
             method,
-            BOOKS_BASE + path,
+            path if path.startswith(("/books/", "/inventory/")) else BOOKS_BASE + path,
             path_params=path_params,
             params={"organization_id": self.organization_id, **(params or {})},
             json=json,
+            idempotent=idempotent,
         )
 
     def paged(
@@ -92,6 +128,11 @@ class BooksClient:
         return self._get("/contacts/{id}", "contact", contact_id)
 
     def find_contact_by_email(self, email: str) -> dict[str, Any] | None:
+        """The contact whose (primary contact person's) email is ``email``, exactly.
+
+        ``email`` is a documented List Contacts filter (variants ``email_startswith`` and
+        ``email_contains``); the match is checked here whatever Zoho returns.
+        """
         wanted = email.strip().casefold()
         return self._find(
             "/contacts", "contacts", {"email": email},
@@ -111,12 +152,28 @@ class BooksClient:
         return self._get("/items/{id}", "item", item_id)
 
     def find_item_by_sku(self, sku: str) -> dict[str, Any] | None:
-        return self._find("/items", "items", {"sku": sku},
-                          lambda item: item.get("sku") == sku)
+        """The item with this SKU, active or not (Books keeps SKUs unique, case-insensitively).
+
+        List Items documents no ``sku`` filter (an unknown parameter filters nothing), so this
+        walks the catalog with ``filter_by=Status.All`` and matches exactly here: ceil(n/200)
+        calls. The sync's catalog lists once per run and calls this only on a miss.
+        """
+        wanted = sku.strip().casefold()
+        return self._find("/items", "items", ALL_ITEMS,
+                          lambda item: str(item.get("sku") or "").strip().casefold() == wanted)
 
     def list_items(self, **filters: object) -> Iterator[dict[str, Any]]:
-        """Every item (all pages), e.g. for stock snapshots."""
+        """Every item (all pages), e.g. for stock snapshots; active ones only unless
+        ``filter_by="Status.All"`` is given, as Books lists them."""
         return self.paged("/items", "items", filters)
+
+    def mark_item_active(self, item_id: str) -> None:
+        """POST /items/{id}/active (documented "Mark as active")."""
+        self.call("POST", "/items/{id}/active", path_params={"id": item_id})
+
+    def mark_item_inactive(self, item_id: str) -> None:
+        """POST /items/{id}/inactive (documented "Mark as inactive")."""
+        self.call("POST", "/items/{id}/inactive", path_params={"id": item_id})
 
     # -- taxes --------------------------------------------------------------------------------
 
@@ -136,6 +193,17 @@ class BooksClient:
 
     def get_invoice(self, invoice_id: str) -> dict[str, Any] | None:
         return self._get("/invoices/{id}", "invoice", invoice_id)
+
+    def mark_invoice_sent(self, invoice_id: str) -> None:
+        """POST /invoices/{id}/status/sent: a draft becomes a posted sale, no email is sent
+        (documented "Mark an invoice as sent"); only then does Books move its stock."""
+        self.call("POST", "/invoices/{id}/status/sent", path_params={"id": invoice_id},
+                  idempotent=True)
+
+    def void_invoice(self, invoice_id: str) -> None:
+        """POST /invoices/{id}/status/void (documented "Void an invoice")."""
+        self.call("POST", "/invoices/{id}/status/void", path_params={"id": invoice_id},
+                  idempotent=True)
 
     def find_invoice_by_reference_number(self, reference_number: str) -> dict[str, Any] | None:
         return self._find(
@@ -190,7 +258,16 @@ class BooksClient:
 
     def create_inventory_adjustment(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Adjust stock; never retried after a timeout or 5xx (it would count twice)."""
-        return self._create(INVENTORY_ADJUSTMENTS_PATH, "inventory_adjustment", payload)
+        return self._create(self.adjustments_path, "inventory_adjustment", payload)
 
     def list_inventory_adjustments(self, **filters: object) -> Iterator[dict[str, Any]]:
-        return self.paged(INVENTORY_ADJUSTMENTS_PATH, "inventory_adjustments", filters)
+        return self.paged(self.adjustments_path, "inventory_adjustments", filters)
+
+    def find_inventory_adjustment_by_reference_number(
+        self, reference_number: str
+    ) -> dict[str, Any] | None:
+        """The adjustment carrying our reference. Zoho documents no list filter for it (only
+        page and per_page), so every page is read and the reference matched exactly here."""
+        return self._find(self.adjustments_path, "inventory_adjustments", {},
+                          lambda adjustment: adjustment.get("reference_number")
+                          == reference_number)

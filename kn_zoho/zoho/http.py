@@ -262,7 +262,9 @@ class ZohoHttp:
 def _product(path: str) -> str:
     if path.startswith("/crm/"):
         return CRM
-    if path.startswith("/books/"):
+    if path.startswith(("/books/", "/inventory/")):
+        # Zoho Inventory serves the same organization with Books' envelope and error shape
+        # (its inventory adjustments are the documented ones; see kn_zoho/zoho/books.py).
         return BOOKS
     raise ValueError(f"not a Zoho CRM or Books path: {path!r} (expected /crm/... or /books/...)")
 

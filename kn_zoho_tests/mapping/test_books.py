@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 
 from kn_zoho.mapping.books import (
+    PAYMENT_MODES,
     TaxTable,
+    customer_email,
     customer_from_user,
     estimate_from_quote,
     expected_invoice_total,
@@ -144,8 +146,10 @@ def test_customer_from_user() -> None:
         "company_name": "KN Agro",
         "contact_type": "customer",
         "customer_sub_type": "business",
-        "email": "ravi.kumar@example.com",
-        "phone": "+919845012345",
+        # email and phone belong to the primary contact person (Books: contact_persons)
+        "contact_persons": [{"first_name": "Ravi", "last_name": "Kumar",
+                             "email": "ravi.kumar@example.com", "phone": "+919845012345",
+                             "is_primary_contact": True}],
         "gst_treatment": "business_gst",
         "gst_no": make_gstin(),
         "place_of_contact": "KA",
@@ -158,12 +162,15 @@ def test_customer_place_of_contact_falls_back_to_gstin_then_shipping_state() -> 
     from_shipping = customer_from_user(user(billing_state=None, shipping_state="MH"))
     assert from_shipping["place_of_contact"] == "MH"
     nowhere = customer_from_user(user(billing_state=None, shipping_state=None, phone=None))
-    assert "place_of_contact" not in nowhere and "phone" not in nowhere
+    assert "place_of_contact" not in nowhere and "phone" not in nowhere["contact_persons"][0]
 
 
 def test_customer_without_name_uses_company_then_email() -> None:
     assert customer_from_user(user(full_name=None, company="KN Agro"))["contact_name"] == "KN Agro"
     assert customer_from_user(user(full_name=None))["contact_name"] == "ravi.kumar"
+    unnamed = customer_from_user(user(full_name=None))
+    assert customer_email(unnamed) == "ravi.kumar@example.com"
+    assert "first_name" not in unnamed["contact_persons"][0]
 
 
 def test_customer_with_bad_gstin_fails() -> None:
@@ -258,13 +265,24 @@ def test_order_without_lines_fails() -> None:
 def test_payment_from_order() -> None:
     assert payment_from_order(order(), "inv-1", "cust-1", Decimal("2835.00")) == {
         "customer_id": "cust-1",
-        "payment_mode": "Bank Transfer",
+        "payment_mode": "banktransfer",
         "amount": 2835.0,
         "date": "2026-04-01",
         "description": "Storefront order KN-2026-000017",
         "invoices": [{"invoice_id": "inv-1", "amount_applied": 2835.0}],
         "reference_number": "pay_Q1w2E3r4T5y6U7",
     }
+
+
+@pytest.mark.parametrize("mode", PAYMENT_MODES)
+def test_payment_modes_are_the_documented_ones(mode: str) -> None:
+    payload = payment_from_order(order(), "inv-1", "cust-1", "1.00", payment_mode=mode)
+    assert payload["payment_mode"] == mode
+
+
+def test_payment_mode_outside_the_documented_list_is_refused() -> None:
+    with pytest.raises(ValueError, match="'Bank Transfer': Zoho Books accepts only check"):
+        payment_from_order(order(), "inv-1", "cust-1", "1.00", payment_mode="Bank Transfer")
 
 
 def test_payment_needs_a_positive_amount() -> None:

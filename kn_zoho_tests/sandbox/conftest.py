@@ -93,9 +93,13 @@ class Sandbox:
         taxes = self.books("GET", "settings/taxes").json()["taxes"]
         return next(tax["tax_id"] for tax in taxes if tax["tax_name"] == name)
 
-    def customer(self, name: str = "Asha Rao", **fields: Any) -> dict[str, Any]:
+    def customer(self, name: str = "Asha Rao", email: str | None = None,
+                 **fields: Any) -> dict[str, Any]:
+        """A consumer contact; ``email`` goes to its primary contact person, as in Books."""
         body = {"contact_name": name, "gst_treatment": "consumer", "place_of_contact": "KA",
                 **fields}
+        if email is not None:
+            body["contact_persons"] = [{"email": email, "is_primary_contact": True}]
         reply = self.books("POST", "contacts", json=body)
         assert reply.status_code == 201, reply.text
         return reply.json()["contact"]

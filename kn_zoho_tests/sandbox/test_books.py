@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kn_zoho.sandbox import SandboxConfig
+from kn_zoho.sandbox.credentials import DEMO_ORGANIZATION_ID
 from kn_zoho_tests.sandbox.conftest import Sandbox, make_sandbox
 
 VALID_GSTIN = "27AAPFU0939F1ZV"
@@ -48,11 +49,16 @@ def test_taxes_are_india_gst_with_fixed_ids(sandbox: Sandbox) -> None:
 def test_contacts_create_get_list_and_refuse_a_taken_name(sandbox: Sandbox) -> None:
     reply = sandbox.books("POST", "contacts", json={
         "contact_name": "Green Farms", "company_name": "Green Farms LLP",
-        "email": "buy@green.in", "gst_treatment": "business_gst", "gst_no": VALID_GSTIN,
-        "place_of_contact": "MH"})
+        "contact_persons": [{"first_name": "Ravi", "last_name": "K", "email": "buy@green.in",
+                             "phone": "+919876543210", "is_primary_contact": True}],
+        "gst_treatment": "business_gst", "gst_no": VALID_GSTIN, "place_of_contact": "MH"})
     assert (reply.status_code, reply.json()["code"], reply.json()["message"]) == (
         201, 0, "The contact has been added.")
     contact = reply.json()["contact"]
+    # the contact's email and phone are its primary person's (Books: contact_persons)
+    assert (contact["email"], contact["phone"], contact["first_name"]) == (
+        "buy@green.in", "+919876543210", "Ravi")
+    assert [p["email"] for p in contact["contact_persons"]] == ["buy@green.in"]
     got = sandbox.books("GET", f"contacts/{contact['contact_id']}").json()
     assert (got["message"], got["contact"]) == ("success", contact)
     sandbox.customer("Asha Rao", email="asha@example.in")
@@ -67,6 +73,20 @@ def test_contacts_create_get_list_and_refuse_a_taken_name(sandbox: Sandbox) -> N
     assert from_gstin.json()["contact"]["place_of_contact"] == "MH"  # GSTIN state 27
     taken = sandbox.books("POST", "contacts", json={"contact_name": "green farms"})
     assert (taken.status_code, taken.json()["code"]) == (400, 3062)
+
+
+def test_contact_email_outside_contact_persons_is_not_stored(sandbox: Sandbox) -> None:
+    """A top-level email is no documented create argument: ignored, so neither stored nor
+    found by the email filter; an undocumented filter filters nothing."""
+    reply = sandbox.books("POST", "contacts", json={"contact_name": "Top Level",
+                                                    "email": "top@level.in"})
+    assert reply.status_code == 201
+    assert reply.json()["contact"]["email"] == ""
+    found = sandbox.books("GET", "contacts", params={"email": "top@level.in"}).json()
+    assert found["contacts"] == []
+    sandbox.customer("Other", email="other@x.in")
+    unfiltered = sandbox.books("GET", "contacts", params={"customer_email": "nobody"}).json()
+    assert len(unfiltered["contacts"]) == 2
     unknown = sandbox.books("GET", "contacts/460000000009999")
     assert (unknown.status_code, unknown.json()) == (404, {
         "code": 1002, "message": "Contact does not exist."})
@@ -78,7 +98,7 @@ def test_contacts_create_get_list_and_refuse_a_taken_name(sandbox: Sandbox) -> N
     ({"contact_name": "X", "gst_treatment": "business_gst", "gst_no": "27AAPFU0939F1ZX"}, 2),
     ({"contact_name": "X", "gst_treatment": "retail"}, 2),
     ({"contact_name": "X", "place_of_contact": "ZZ"}, 2),
-    ({"contact_name": "X", "email": "not-an-email"}, 2),
+    ({"contact_name": "X", "contact_persons": [{"email": "not-an-email"}]}, 2),
     ({"contact_name": "X" * 201}, 15),
 ])
 def test_contact_validation(sandbox: Sandbox, fields: dict, code: int) -> None:
@@ -105,9 +125,41 @@ def test_items_keep_name_and_sku_unique_and_update_with_put(sandbox: Sandbox) ->
     assert updated.json()["message"] == "Item details have been saved."
     assert (updated.json()["item"]["rate"], updated.json()["item"]["stock_on_hand"]) == (
         120.0, 12.0)
-    listed = sandbox.books("GET", "items", params={"sku": "SEED-1"}).json()
+    listed = sandbox.books("GET", "items", params={"name": "item seed-1"}).json()
     assert [i["item_id"] for i in listed["items"]] == [item["item_id"]]
     assert listed["page_context"]["has_more_page"] is False
+
+
+def test_items_list_active_ones_by_default_and_have_no_sku_filter(sandbox: Sandbox) -> None:
+    """Books: List Items lists active items unless filter_by says otherwise; it has no sku
+    filter, and search_text searches name and description, not the SKU."""
+    kept, hidden = sandbox.item("SEED-1"), sandbox.item("SEED-2")
+
+    def listed(**params: str) -> list[str]:
+        reply = sandbox.books("GET", "items", params=params)
+        assert reply.status_code == 200, reply.text
+        return sorted(item["sku"] for item in reply.json()["items"])
+    inactive = sandbox.books("POST", f"items/{hidden['item_id']}/inactive")
+    assert (inactive.status_code, inactive.json()) == (200, {
+        "code": 0, "message": "The item has been marked as inactive."})
+    assert listed() == listed(filter_by="Status.Active") == ["SEED-1"]
+    assert listed(filter_by="Status.Inactive") == ["SEED-2"]
+    assert listed(filter_by="Status.All") == ["SEED-1", "SEED-2"]
+    assert listed(sku="SEED-2", filter_by="Status.All") == ["SEED-1", "SEED-2"]
+    assert listed(search_text="SEED-2", filter_by="Status.All") == ["SEED-2"]  # its name
+    assert listed(search_text="12099190") == []  # the HSN is not searched either
+    bad = sandbox.books("GET", "items", params={"filter_by": "Status.Everything"})
+    assert (bad.status_code, bad.json()["code"]) == (400, 2)
+    customer = sandbox.customer()
+    refused = invoice(sandbox, {"customer_id": customer["contact_id"],
+                                "line_items": [{"item_id": hidden["item_id"]}]})
+    assert (refused.status_code, refused.json()["code"]) == (400, 2)
+    active = sandbox.books("POST", f"items/{hidden['item_id']}/active")
+    assert active.json()["message"] == "The item has been marked as active."
+    assert listed() == ["SEED-1", "SEED-2"]
+    assert kept["status"] == "active"
+    unknown = sandbox.books("POST", "items/460000000009999/active")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, 1002)
 
 
 def test_exclusive_intra_state_invoice_totals(sandbox: Sandbox) -> None:
@@ -176,24 +228,54 @@ def test_lines_without_tax_id_take_the_items_preference_for_the_supply(
     assert "IGST" in wrong.json()["message"]
 
 
-def test_invoices_lower_stock_and_estimates_do_not(sandbox: Sandbox) -> None:
+def stock_of(sandbox: Sandbox, item: dict) -> tuple[float, float]:
+    got = sandbox.books("GET", f"items/{item['item_id']}").json()["item"]
+    return got["stock_on_hand"], got["available_stock"]
+
+
+def test_sent_invoices_lower_stock_drafts_and_estimates_do_not(sandbox: Sandbox) -> None:
     customer = sandbox.customer()
     item = sandbox.item(stock=50)
     lines = [{"item_id": item["item_id"], "quantity": 3},
              {"item_id": item["item_id"], "quantity": 2}]
-    assert invoice(sandbox, {"customer_id": customer["contact_id"],
-                             "line_items": lines}).status_code == 201
-    stock = sandbox.books("GET", f"items/{item['item_id']}").json()["item"]
-    assert (stock["stock_on_hand"], stock["available_stock"]) == (45.0, 45.0)
+    draft = invoice(sandbox, {"customer_id": customer["contact_id"], "line_items": lines})
+    assert (draft.status_code, draft.json()["invoice"]["status"]) == (201, "draft")
+    assert stock_of(sandbox, item) == (50.0, 50.0)  # a draft is no posted sale
+    invoice_id = draft.json()["invoice"]["invoice_id"]
+    for _ in range(2):  # marking sent twice moves stock once
+        sent = sandbox.books("POST", f"invoices/{invoice_id}/status/sent")
+        assert (sent.status_code, sent.json()) == (200, {
+            "code": 0, "message": "Invoice status has been changed to Sent."})
+    assert stock_of(sandbox, item) == (45.0, 45.0)
+    assert sandbox.books("GET", f"invoices/{invoice_id}").json()["invoice"]["status"] == "sent"
     estimate = sandbox.books("POST", "estimates", json={
         "customer_id": customer["contact_id"], "reference_number": "Q-7", "line_items": lines})
     assert (estimate.status_code, estimate.json()["message"]) == (
         201, "The estimate has been created.")
     assert estimate.json()["estimate"]["estimate_number"] == "EST-000001"
-    assert sandbox.books("GET", f"items/{item['item_id']}").json()["item"][
-        "stock_on_hand"] == 45.0
+    assert stock_of(sandbox, item) == (45.0, 45.0)
     found = sandbox.books("GET", "estimates", params={"reference_number": "Q-7"}).json()
     assert len(found["estimates"]) == 1
+
+
+def test_voiding_returns_a_sent_invoices_stock_once(sandbox: Sandbox) -> None:
+    customer = sandbox.customer()
+    item = sandbox.item(stock=10)
+    body = {"customer_id": customer["contact_id"],
+            "line_items": [{"item_id": item["item_id"], "quantity": 4}]}
+    sent_id = invoice(sandbox, body).json()["invoice"]["invoice_id"]
+    sandbox.books("POST", f"invoices/{sent_id}/status/sent")
+    draft_id = invoice(sandbox, body).json()["invoice"]["invoice_id"]
+    assert stock_of(sandbox, item) == (6.0, 6.0)
+    for invoice_id in (sent_id, sent_id, draft_id):  # a second void changes nothing
+        voided = sandbox.books("POST", f"invoices/{invoice_id}/status/void")
+        assert (voided.status_code, voided.json()["message"]) == (
+            200, "Invoice status has been changed to Void.")
+    assert stock_of(sandbox, item) == (10.0, 10.0)
+    assert sandbox.books("GET", f"invoices/{sent_id}").json()["invoice"]["status"] == "void"
+    resent = sandbox.books("POST", f"invoices/{sent_id}/status/sent")
+    assert (resent.status_code, resent.json()["code"]) == (400, 2)
+    assert stock_of(sandbox, item) == (10.0, 10.0)
 
 
 def test_invoice_numbers_are_unique_per_organization(sandbox: Sandbox) -> None:
@@ -236,12 +318,18 @@ def test_invoice_validation(sandbox: Sandbox, change: dict, code: int) -> None:
     assert sandbox.state.records("books_invoices") == []
 
 
-def test_payments_settle_invoices(sandbox: Sandbox) -> None:
+def test_payments_settle_sent_invoices_only(sandbox: Sandbox) -> None:
     customer = sandbox.customer()
     created = invoice(sandbox, {"customer_id": customer["contact_id"], "line_items": [
         {"name": "Seeds", "rate": 100, "quantity": 1}]}).json()["invoice"]  # untaxed: 100
     payment = {"customer_id": customer["contact_id"], "payment_mode": "banktransfer",
                "date": "2026-01-01", "reference_number": "pay_1"}
+    on_draft = sandbox.books("POST", "customerpayments", json={
+        **payment, "amount": 100, "invoices": [
+            {"invoice_id": created["invoice_id"], "amount_applied": 100}]})
+    assert (on_draft.status_code, on_draft.json()["code"]) == (400, 2)
+    assert "draft" in on_draft.json()["message"]
+    sandbox.books("POST", f"invoices/{created['invoice_id']}/status/sent")
     too_much = sandbox.books("POST", "customerpayments", json={
         **payment, "amount": 200, "invoices": [
             {"invoice_id": created["invoice_id"], "amount_applied": 100.01}]})
@@ -265,6 +353,20 @@ def test_payments_settle_invoices(sandbox: Sandbox) -> None:
     assert (paid["status"], paid["balance"]) == ("paid", 0.0)
     listed = sandbox.books("GET", "customerpayments", params={"reference_number": "pay_2"})
     assert [p["amount"] for p in listed.json()["customerpayments"]] == [60.0]
+    unvoidable = sandbox.books("POST", f"invoices/{created['invoice_id']}/status/void")
+    assert (unvoidable.status_code, unvoidable.json()["code"]) == (400, 2)
+
+
+@pytest.mark.parametrize("mode", ["Bank Transfer", "razorpay", "BANKTRANSFER", ""])
+def test_payment_mode_must_be_a_documented_value(sandbox: Sandbox, mode: str) -> None:
+    customer = sandbox.customer()
+    reply = sandbox.books("POST", "customerpayments", json={
+        "customer_id": customer["contact_id"], "payment_mode": mode, "amount": 10,
+        "date": "2026-01-01"})
+    assert reply.status_code == 400
+    assert reply.json() == ({"code": 4, "message": "Please enter a value for payment_mode."}
+                            if not mode else
+                            {"code": 2, "message": "Invalid value passed for payment_mode"})
 
 
 def test_invoice_list_filters_and_pages(sandbox: Sandbox) -> None:
@@ -306,6 +408,7 @@ def test_bodies_may_come_as_the_jsonstring_form_field(sandbox: Sandbox) -> None:
 def test_inventory_adjustments_change_stock(sandbox: Sandbox) -> None:
     item = sandbox.item(stock=10)
     body = {"date": "2026-01-02", "reason": "Damaged in transit", "adjustment_type": "quantity",
+            "reference_number": "kn-adj-1",
             "line_items": [{"item_id": item["item_id"], "quantity_adjusted": -4}]}
     reply = sandbox.books("POST", "inventoryadjustments", json=body)
     assert (reply.status_code, reply.json()["message"]) == (
@@ -317,6 +420,35 @@ def test_inventory_adjustments_change_stock(sandbox: Sandbox) -> None:
     assert len(listed["inventory_adjustments"]) == 1
     no_reason = sandbox.books("POST", "inventoryadjustments", json={**body, "reason": ""})
     assert no_reason.json()["code"] == 4
+    no_type = {key: value for key, value in body.items() if key != "adjustment_type"}
+    assert sandbox.books("POST", "inventoryadjustments", json=no_type).json()["code"] == 4
+
+
+def test_zoho_inventory_serves_the_same_adjustments(sandbox: Sandbox) -> None:
+    """Zoho Inventory's documented endpoint, same organization and records; its list
+    documents no filter, so reference_number filters nothing (clients match exactly)."""
+    item = sandbox.item(stock=10)
+    headers = {"Authorization": f"Zoho-oauthtoken {sandbox.default_token}"}
+    params = {"organization_id": DEMO_ORGANIZATION_ID}
+    for number, quantity in ((1, 5), (2, -1)):
+        reply = sandbox.client.post("/inventory/v1/inventoryadjustments", headers=headers,
+                                    params=params, json={
+                                        "date": "2026-01-02", "reason": "Recount",
+                                        "adjustment_type": "quantity",
+                                        "reference_number": f"kn-adj-{number}",
+                                        "line_items": [{"item_id": item["item_id"],
+                                                        "quantity_adjusted": quantity}]})
+        assert reply.status_code == 201, reply.text
+    assert sandbox.books("GET", f"items/{item['item_id']}").json()["item"][
+        "stock_on_hand"] == 14.0
+    listed = sandbox.client.get("/inventory/v1/inventoryadjustments", headers=headers,
+                                params={**params, "reference_number": "kn-adj-1"}).json()
+    assert sorted(a["reference_number"] for a in listed["inventory_adjustments"]) == [
+        "kn-adj-1", "kn-adj-2"]
+    via_books = sandbox.books("GET", "inventoryadjustments").json()["inventory_adjustments"]
+    assert len(via_books) == 2
+    anonymous = sandbox.client.get("/inventory/v1/inventoryadjustments", params=params)
+    assert anonymous.status_code == 401
 
 
 def test_per_minute_limit_answers_429_code_44_until_the_window_slides() -> None:

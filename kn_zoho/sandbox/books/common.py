@@ -2,11 +2,16 @@
 organization and limit checks, and paginated lists with Books' filter variants.
 
 Codes Zoho documents: 0 success, 1000 internal error, 1002 does not exist, and the HTTP
-statuses 400/401/404/405/429/500. Codes taken from what clients of the live API report:
-2 "Invalid value passed for ...", 14 no credentials, 57 not authorized (bad token), 6041
-unknown organization, 44/45/1070 per-minute/daily/concurrency limits. Codes the sandbox
-chose where nothing public pins them: 4 missing value, 15 too long, 1001 and 3062 already
-exists (item, document / contact name), 1038 malformed JSON, 5 unknown URL, 37 wrong method.
+statuses 400/401/404/405/429/500 (https://www.zoho.com/books/api/v3/errors/). Codes taken
+from what clients of the live API report: 2 "Invalid value passed for ...", 14 no
+credentials, 57 not authorized (bad token), 6041 unknown organization, 44/45/1070
+per-minute/daily/concurrency limits. 1001 "already exists": no Books v3 page lists it; the
+closest documented source is Zoho Invoice's API, which shares Books' backend and lists "1001
+Invoice Number already exist" (https://www.zoho.com/invoice/api/v3/invoices/). Codes no Zoho
+page documents, chosen by the sandbox: 4 missing value, 15 too long, 3062 contact name
+already exists (only reported by clients), 1038 malformed JSON, 5 unknown URL, 37 wrong
+method. Because of that, the sync never relies on a code alone to detect a duplicate: after
+any permanent refusal of a create it looks the record up by its key (kn_zoho/sync/books).
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ def not_found(resource: str, status: int = 404) -> ApiError:
 
 
 def already_exists(message: str) -> ApiError:
+    """1001: not on any Books v3 page; Zoho Invoice's API (same backend) documents "1001
+    Invoice Number already exist" (https://www.zoho.com/invoice/api/v3/invoices/)."""
     return books_error(400, 1001, message)
 
 
@@ -222,11 +229,15 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 def list_reply(request: Request, records: list[dict[str, Any]], resource: str,
                report_name: str, filters: Iterable[str] = (),
-               search_fields: Iterable[str] = ()) -> JSONResponse:
+               search_fields: Iterable[str] = (),
+               applied_filter: str = "Status.All") -> JSONResponse:
     """A page of records, newest first, filtered the way Books' list APIs filter.
 
     Each name in ``filters`` matches exactly (ignoring case) and has ``_startswith`` and
-    ``_contains`` variants; ``search_text`` looks for a substring in ``search_fields``.
+    ``_contains`` variants; ``search_text`` looks for a substring in ``search_fields`` (and is
+    ignored where the endpoint documents none). Any other query parameter filters nothing,
+    the realistic stricter reading of an undocumented filter: a client that relies on one
+    gets every record back and must match on its side.
     """
     params = request.query_params
     page, per_page = _page_params(params)
@@ -236,7 +247,7 @@ def list_reply(request: Request, records: list[dict[str, Any]], resource: str,
     start = (page - 1) * per_page
     page_context = {
         "page": page, "per_page": per_page, "has_more_page": start + per_page < len(selected),
-        "report_name": report_name, "applied_filter": "Status.All",
+        "report_name": report_name, "applied_filter": applied_filter,
         "sort_column": "created_time", "sort_order": "D",
     }
     return JSONResponse({"code": 0, "message": "success",
@@ -274,9 +285,9 @@ def _predicates(params: Mapping[str, str], filters: Iterable[str],
                 wanted = params[field + suffix].strip().casefold()
                 predicates.append(lambda record, field=field, test=test, wanted=wanted:
                                   test(_text_of(record, field), wanted))
-    if "search_text" in params:
+    fields = tuple(search_fields)
+    if "search_text" in params and fields:
         text = params["search_text"].strip().casefold()
-        fields = tuple(search_fields)
         predicates.append(lambda record: any(text in _text_of(record, field)
                                              for field in fields))
     return predicates

@@ -3,6 +3,14 @@
 Books keeps contact names unique in an organization, so a second customer with the same
 display name is refused; a business registered for GST must give a valid GSTIN, whose state
 is the contact's place when none is given.
+
+Email and phone belong to the contact's persons (``contact_persons``, one of them
+``is_primary_contact``), as Books documents (https://www.zoho.com/books/api/v3/contacts/,
+"Create a Contact"); the contact's own ``email``/``phone``/``first_name``/``last_name`` in
+replies are its primary person's, read only. A top-level ``email`` or ``phone`` in a create
+payload is not a documented argument and is ignored (not stored), the stricter reading. The
+list filters are the documented ones: contact_name, company_name, first_name, last_name,
+email, phone (each with ``_startswith`` / ``_contains``) and ``search_text``.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ from kn_zoho.mapping.states import BY_CODE, BY_GST_NUMBER
 from kn_zoho.sandbox.books.common import (
     SERVICE,
     books_error,
-    copy,
     create_endpoint,
     find_by,
     get_endpoint,
@@ -79,16 +86,13 @@ def new_contact(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     contacts = state.collection("books", "contacts")
     name = required_text(payload, "contact_name", 200)
     if find_by(contacts.values(), "contact_name", name):
+        # 3062: no Zoho page documents it (clients of the live API report it); the closest
+        # documented source is Zoho Invoice's 1001 "already exist" (see common.py). The sync
+        # never relies on it: any permanent refusal is followed by a lookup by email.
         raise books_error(400, 3062, f'The customer "{name}" already exists. Please specify '
                                      "a different name.")
-    persons = payload.get("contact_persons") or []
-    if not isinstance(persons, list) or not all(isinstance(p, dict) for p in persons):
-        raise invalid("contact_persons")
-    primary = next((p for p in persons if p.get("is_primary_contact")), persons[0] if persons
-                   else {})
-    email = optional_text(payload, "email", 100) or optional_text(primary, "email", 100)
-    if email and not looks_like_email(email):
-        raise invalid("email")
+    persons = _contact_persons(state, payload.get("contact_persons"))
+    primary = next((p for p in persons if p["is_primary_contact"]), {})
     contact_type = payload.get("contact_type") or "customer"
     if contact_type not in ("customer", "vendor"):
         raise invalid("contact_type")
@@ -105,12 +109,15 @@ def new_contact(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
         "contact_type": contact_type,
         "customer_sub_type": sub_type,
         "status": "active",
-        "email": email,
-        "phone": optional_text(payload, "phone", 50) or optional_text(primary, "phone", 50),
+        "first_name": primary.get("first_name", ""),
+        "last_name": primary.get("last_name", ""),
+        "email": primary.get("email", ""),
+        "phone": primary.get("phone", ""),
+        "mobile": primary.get("mobile", ""),
         **gst,
         "place_of_contact": state_code(payload.get("place_of_contact"), "place_of_contact",
                                        home),
-        "contact_persons": copy(persons),
+        "contact_persons": persons,
         "currency_code": "INR",
         "created_time": now,
         "last_modified_time": now,
@@ -119,11 +126,41 @@ def new_contact(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     return contact
 
 
+def _contact_persons(state: SandboxState, raw: Any) -> list[dict[str, Any]]:
+    """Stored contact persons; the first is primary when none says so, at most one is."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(person, dict) for person in raw):
+        raise invalid("contact_persons")
+    if sum(bool(person.get("is_primary_contact")) for person in raw) > 1:
+        raise invalid("contact_persons.is_primary_contact")
+    has_primary = any(person.get("is_primary_contact") for person in raw)
+    persons = []
+    for index, person in enumerate(raw):
+        field = f"contact_persons[{index}]"
+        email = optional_text(person, "email", 100)
+        if email and not looks_like_email(email):
+            raise invalid(f"{field}.email")
+        persons.append({
+            "contact_person_id": state.new_id("books"),
+            "salutation": optional_text(person, "salutation", 25),
+            "first_name": optional_text(person, "first_name", 100),
+            "last_name": optional_text(person, "last_name", 100),
+            "email": email,
+            "phone": optional_text(person, "phone", 50),
+            "mobile": optional_text(person, "mobile", 50),
+            "is_primary_contact": bool(person.get("is_primary_contact"))
+            or (not has_primary and index == 0),
+        })
+    return persons
+
+
 async def list_contacts(request: Request, state: SandboxState) -> Response:
     with state.lock:
         records = list(state.collection("books", "contacts").values())
         return list_reply(request, records, "contacts", "Contacts",
-                          filters=("contact_name", "company_name", "email", "phone"),
+                          filters=("contact_name", "company_name", "first_name",
+                                   "last_name", "email", "phone"),
                           search_fields=("contact_name", "company_name", "email"))
 
 

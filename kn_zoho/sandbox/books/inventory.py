@@ -1,8 +1,16 @@
-"""Books items and their stock: create, update, get and list items; inventory adjustments.
+"""Books items and their stock: create, update, get, list, mark active/inactive; inventory
+adjustments (Zoho Inventory's documented endpoint and the undocumented Books one).
 
 Only items with ``item_type`` "inventory" track stock. ``stock_on_hand`` and
-``available_stock`` start at ``initial_stock`` and move with invoices and adjustments; they are
-read-only in item create/update payloads, as in Books.
+``available_stock`` start at ``initial_stock`` and move with sent invoices and adjustments;
+they are read-only in item create/update payloads, as in Books.
+
+List Items (https://www.zoho.com/books/api/v3/items/) "gets the list of all active items":
+inactive ones only with ``filter_by`` Status.All or Status.Inactive. Its documented filters
+are name and description (with ``_startswith``/``_contains``), rate, tax, ``search_text``
+and ``sort_column``; there is no ``sku`` filter, so a ``sku`` parameter filters nothing here,
+and ``search_text`` looks at name and description only (the docs do not say it searches SKUs:
+the stricter reading). Mark as active / inactive are ``POST /items/{id}/active|inactive``.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from starlette.routing import Route
 
 from kn_zoho.sandbox.books.common import (
     SERVICE,
+    Endpoint,
     already_exists,
     copy,
     create_endpoint,
@@ -26,6 +35,7 @@ from kn_zoho.sandbox.books.common import (
     invalid,
     iso_date,
     list_reply,
+    message_reply,
     missing,
     money,
     not_found,
@@ -173,11 +183,38 @@ async def update_item(request: Request, state: SandboxState) -> Response:
         return reply("Item details have been saved.", "item", copy(item))
 
 
+# filter_by value -> the statuses it lists (documented: Status.All, Status.Active,
+# Status.Inactive); any other value is refused.
+ITEM_STATUS_FILTERS = {"Status.All": frozenset({"active", "inactive"}),
+                       "Status.Active": frozenset({"active"}),
+                       "Status.Inactive": frozenset({"inactive"})}
+
+
 async def list_items(request: Request, state: SandboxState) -> Response:
+    applied = request.query_params.get("filter_by", "Status.Active")
+    statuses = ITEM_STATUS_FILTERS.get(applied)
+    if statuses is None:
+        raise invalid("filter_by")
     with state.lock:
-        records = list(state.collection("books", "items").values())
-        return list_reply(request, records, "items", "Items", filters=("name", "sku"),
-                          search_fields=("name", "sku", "description"))
+        records = [item for item in state.collection("books", "items").values()
+                   if item["status"] in statuses]
+        return list_reply(request, records, "items", "Items",
+                          filters=("name", "description"),
+                          search_fields=("name", "description"), applied_filter=applied)
+
+
+def _status_endpoint(status: str, message: str) -> Endpoint:
+    """POST /items/{id}/active or /inactive."""
+
+    async def mark(request: Request, state: SandboxState) -> Response:
+        with state.lock:
+            item = _item(state, request.path_params["item_id"])
+            if item["status"] != status:
+                item.update(status=status, last_modified_time=state.books_timestamp())
+                state.save()
+        return message_reply(message)
+
+    return mark
 
 
 # --- inventory adjustments --------------------------------------------------------------------
@@ -186,7 +223,10 @@ def new_adjustment(state: SandboxState, payload: dict[str, Any]) -> dict[str, An
     """Validate, store and apply a quantity adjustment; call with the state lock held."""
     adjusted_on = iso_date(required_value(payload, "date"), "date", "")
     reason = required_text(payload, "reason", 100)
-    if payload.get("adjustment_type", "quantity") != "quantity":
+    # date, reason, adjustment_type and line_items[{item_id, quantity_adjusted}] are required
+    # (https://www.zoho.com/inventory/api/v1/inventoryadjustments/); only quantity
+    # adjustments are served here (value adjustments change no stock).
+    if required_value(payload, "adjustment_type") != "quantity":
         raise invalid("adjustment_type")
     lines = payload.get("line_items")
     if not isinstance(lines, list) or not lines:
@@ -228,11 +268,29 @@ def new_adjustment(state: SandboxState, payload: dict[str, Any]) -> dict[str, An
 
 
 async def list_adjustments(request: Request, state: SandboxState) -> Response:
+    """Zoho Inventory documents only page and per_page for this list: no filter by
+    reference_number or reason, so none filters here (a client matches on its side)."""
     with state.lock:
         records = list(state.collection("books", "adjustments").values())
-        return list_reply(request, records, "inventory_adjustments", "Inventory Adjustments",
-                          filters=("reference_number", "reason"),
-                          search_fields=("reference_number", "reason", "description"))
+        return list_reply(request, records, "inventory_adjustments", "Inventory Adjustments")
+
+
+# Zoho Inventory's documented path and the Books one public code calls (undocumented); the
+# same organization and records behind both.
+ADJUSTMENT_BASES = ("/inventory/v1/inventoryadjustments", "/books/v3/inventoryadjustments")
+
+
+def _adjustment_routes(base: str) -> list[Route]:
+    return [
+        Route(base, zoho_endpoint(SERVICE, create_endpoint(
+            new_adjustment, "Inventory Adjustment has been added.", "inventory_adjustment")),
+              methods=["POST"]),
+        Route(base, zoho_endpoint(SERVICE, list_adjustments), methods=["GET"]),
+        Route(base + "/{adjustment_id}",
+              zoho_endpoint(SERVICE, get_endpoint("adjustments", "adjustment_id",
+                                                  "Inventory Adjustment", "inventory_adjustment")),
+              methods=["GET"]),
+    ]
 
 
 def inventory_routes() -> list[Route]:
@@ -244,13 +302,9 @@ def inventory_routes() -> list[Route]:
             "items", "item_id", "Item", "item")), methods=["GET"]),
         Route("/books/v3/items/{item_id}", zoho_endpoint(SERVICE, update_item),
               methods=["PUT"]),
-        Route("/books/v3/inventoryadjustments", zoho_endpoint(SERVICE, create_endpoint(
-            new_adjustment, "Inventory Adjustment has been added.", "inventory_adjustment")),
-              methods=["POST"]),
-        Route("/books/v3/inventoryadjustments", zoho_endpoint(SERVICE, list_adjustments),
-              methods=["GET"]),
-        Route("/books/v3/inventoryadjustments/{adjustment_id}",
-              zoho_endpoint(SERVICE, get_endpoint("adjustments", "adjustment_id",
-                                                  "Inventory Adjustment", "inventory_adjustment")),
-              methods=["GET"]),
+        Route("/books/v3/items/{item_id}/active", zoho_endpoint(SERVICE, _status_endpoint(
+            "active", "The item has been marked as active.")), methods=["POST"]),
+        Route("/books/v3/items/{item_id}/inactive", zoho_endpoint(SERVICE, _status_endpoint(
+            "inactive", "The item has been marked as inactive.")), methods=["POST"]),
+        *(route for base in ADJUSTMENT_BASES for route in _adjustment_routes(base)),
     ]

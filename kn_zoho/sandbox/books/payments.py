@@ -2,7 +2,14 @@
 
 An invoice's balance falls by what is applied; it becomes ``paid`` at zero, else
 ``partially_paid``. Applying more than an invoice's balance, or more than the payment, is
-refused.
+refused. ``payment_mode`` must be one of the values Books documents
+(https://www.zoho.com/books/api/v3/customer-payments/: check, cash, creditcard, banktransfer,
+bankremittance, autotransaction or others); anything else is refused as an invalid value.
+
+A payment applied to a draft invoice is refused. Books' API pages do not say what happens;
+Zoho Invoice's help says its UI turns a draft into an open invoice when a payment is applied
+(https://www.zoho.com/invoice/help/invoices/online-invoice-payment.html). A draft is not a
+posted sale, so the sandbox takes the stricter reading: mark the invoice sent first.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from kn_zoho.sandbox.books.common import (
 from kn_zoho.sandbox.pipeline import zoho_endpoint
 from kn_zoho.sandbox.state import SandboxState
 
-PAYABLE_STATUSES = frozenset({"draft", "sent", "partially_paid", "overdue"})
+PAYABLE_STATUSES = frozenset({"sent", "partially_paid", "overdue"})
+PAYMENT_MODES = frozenset({"check", "cash", "creditcard", "banktransfer", "bankremittance",
+                           "autotransaction", "others"})
 
 
 def _applications(state: SandboxState, raw: Any, customer_id: str
@@ -52,6 +61,9 @@ def _applications(state: SandboxState, raw: Any, customer_id: str
         invoice = invoices.get(str(entry.get("invoice_id") or ""))
         if invoice is None:
             raise not_found("Invoice", 400)
+        if invoice["status"] == "draft":
+            raise books_error(400, 2, f"Invoice {invoice['invoice_number']} is a draft: mark "
+                                      "it as sent before recording a payment.")
         if invoice["customer_id"] != customer_id or invoice["status"] not in PAYABLE_STATUSES:
             raise invalid(f"{field}.invoice_id")
         label = f"{field}.amount_applied"
@@ -77,6 +89,8 @@ def new_payment(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     if customer is None:
         raise not_found("Contact", 400)
     payment_mode = required_text(payload, "payment_mode", 100)
+    if payment_mode not in PAYMENT_MODES:
+        raise invalid("payment_mode")
     amount = decimal_value(required_value(payload, "amount"), "amount")
     if amount <= 0:
         raise invalid("amount")

@@ -1,4 +1,10 @@
-"""Books invoices and estimates: GST line items, totals, numbering; invoices lower stock.
+"""Books invoices and estimates: GST line items, totals, numbering; sent invoices lower stock.
+
+An invoice is created as a draft. A draft is not a posted sale: it leaves stock alone (Zoho's
+help: stock moves when the invoice is sent) and takes no payment (see payments.py). Marking it
+sent (``POST /invoices/{id}/status/sent``, https://www.zoho.com/books/api/v3/invoices/ "Mark an
+invoice as sent") lowers its inventory items' stock once; voiding a sent invoice
+(``.../status/void``, "Void an invoice") puts that stock back.
 
 Both are numbered automatically (INV-000001, EST-000001) unless the request carries
 ``ignore_auto_number_generation=true``, in which case the number is mandatory. Numbers are
@@ -87,7 +93,7 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
     gst = gst_details(payload, customer)
     intra = place == organization_state and gst["gst_treatment"] not in IGST_ANYWHERE
     inclusive = boolean(payload.get("is_inclusive_tax"), "is_inclusive_tax")
-    lines, priced, stock_deltas = _lines(state, payload.get("line_items"), intra, inclusive)
+    lines, priced = _lines(state, payload.get("line_items"), intra, inclusive)
     shipping = decimal_value(payload.get("shipping_charge", 0), "shipping_charge")
     if shipping < 0:
         raise invalid("shipping_charge")
@@ -128,7 +134,6 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
     }
     if kind.is_invoice:
         document.update(due_date=due_on, balance=money(totals.total), payment_made=0.0)
-        change_stock(state, stock_deltas)
     documents[document[kind.id_field]] = document
     return document
 
@@ -149,14 +154,13 @@ def _number(state: SandboxState, kind: DocumentKind, payload: dict[str, Any],
 
 
 def _lines(state: SandboxState, raw_lines: Any, intra: bool, inclusive: bool
-           ) -> tuple[list[dict[str, Any]], list[PricedLine], dict[str, Decimal]]:
-    """Stored line items, their amounts, and the stock each inventory item loses."""
+           ) -> tuple[list[dict[str, Any]], list[PricedLine]]:
+    """Stored line items and their amounts."""
     if not isinstance(raw_lines, list) or not raw_lines:
         raise missing("line_items")
     items = state.collection("books", "items")
     lines: list[dict[str, Any]] = []
     priced: list[PricedLine] = []
-    stock_deltas: dict[str, Decimal] = {}
     for index, line in enumerate(raw_lines):
         field = f"line_items[{index}]"
         if not isinstance(line, dict):
@@ -166,6 +170,11 @@ def _lines(state: SandboxState, raw_lines: Any, intra: bool, inclusive: bool
             item = items.get(str(line["item_id"])) or {}
             if not item:
                 raise not_found("Item", 400)
+            if item.get("status") == "inactive":
+                # Books offers no inactive item on a new transaction; what its API answers is
+                # not documented, so the stricter: refuse.
+                raise books_error(400, 2, f'The item "{item["name"]}" is inactive. Mark it as '
+                                          "active to use it in transactions.")
         name = optional_text(line, "name", 100) or item.get("name", "")
         if not name:
             raise missing(f"{field}.name")
@@ -182,9 +191,27 @@ def _lines(state: SandboxState, raw_lines: Any, intra: bool, inclusive: bool
             raise invalid(f"{field}.discount") from None
         priced.append(amounts)
         lines.append(_stored_line(state, line, item, name, rate, quantity, tax, amounts))
-        if item and tracks_stock(item):
-            stock_deltas[item["item_id"]] = stock_deltas.get(item["item_id"], Decimal(0)) - quantity
-    return lines, priced, stock_deltas
+    return lines, priced
+
+
+def _stock_moves(state: SandboxState, invoice: dict[str, Any], sign: int) -> dict[str, Decimal]:
+    """What the invoice's lines do to inventory items' stock: sign -1 sells, +1 returns."""
+    items = state.collection("books", "items")
+    deltas: dict[str, Decimal] = {}
+    for line in invoice["line_items"]:
+        item = items.get(line.get("item_id") or "")
+        if item is not None and tracks_stock(item):
+            deltas[item["item_id"]] = (deltas.get(item["item_id"], Decimal(0))
+                                       + sign * Decimal(str(line["quantity"])))
+    return deltas
+
+
+def send_invoice(state: SandboxState, invoice: dict[str, Any]) -> None:
+    """Draft -> sent: the sale is posted and its items' stock falls, once. Hold the lock."""
+    if invoice["status"] == "draft":
+        invoice["status"] = "sent"
+        invoice["last_modified_time"] = state.books_timestamp()
+        change_stock(state, _stock_moves(state, invoice, -1))
 
 
 def _line_tax(line: dict[str, Any], item: dict[str, Any], intra: bool, field: str
@@ -275,14 +302,38 @@ def _list_endpoint(kind: DocumentKind) -> Handler:
 
 
 async def mark_invoice_sent(request: Request, state: SandboxState) -> Response:
-    """POST /invoices/{id}/status/sent: a draft becomes an open (sent) invoice."""
+    """POST /invoices/{id}/status/sent: a draft becomes an open (sent) invoice, no email.
+
+    Marking an invoice that is already past draft changes nothing and still succeeds (what
+    Books answers there is undocumented; the sync only sends drafts).
+    """
     with state.lock:
         invoice = _document(state, INVOICE, request.path_params["document_id"])
-        if invoice["status"] == "draft":
-            invoice["status"] = "sent"
+        if invoice["status"] == "void":
+            raise books_error(400, 2, "A void invoice cannot be marked as sent.")
+        send_invoice(state, invoice)
+        state.save()
+    return message_reply("Invoice status has been changed to Sent.")
+
+
+async def void_invoice(request: Request, state: SandboxState) -> Response:
+    """POST /invoices/{id}/status/void: a sent invoice's stock comes back.
+
+    Voiding an invoice that has payments applied is refused: undocumented, and the stricter
+    choice (in Books the payment would otherwise be left applied to a void invoice).
+    """
+    with state.lock:
+        invoice = _document(state, INVOICE, request.path_params["document_id"])
+        if Decimal(str(invoice.get("payment_made", 0))) > 0:
+            raise books_error(400, 2, "Invoices with payments recorded cannot be voided. "
+                                      "Delete the payments first.")
+        if invoice["status"] != "void":
+            if invoice["status"] != "draft":
+                change_stock(state, _stock_moves(state, invoice, +1))
+            invoice["status"] = "void"
             invoice["last_modified_time"] = state.books_timestamp()
             state.save()
-    return message_reply("Invoice status has been changed to Sent.")
+    return message_reply("Invoice status has been changed to Void.")
 
 
 def sales_routes() -> list[Route]:
@@ -297,4 +348,6 @@ def sales_routes() -> list[Route]:
         ]
     routes.append(Route("/books/v3/invoices/{document_id}/status/sent",
                         zoho_endpoint(SERVICE, mark_invoice_sent), methods=["POST"]))
+    routes.append(Route("/books/v3/invoices/{document_id}/status/void",
+                        zoho_endpoint(SERVICE, void_invoice), methods=["POST"]))
     return routes

@@ -1,0 +1,63 @@
+"""Storefront products, paid orders and approved quotes -> Zoho Books items, invoices with
+their customer payments, and estimates; Books customers are created on the way.
+
+Exactly once without idempotency keys
+    Every Books document carries a number Zoho keeps unique per organization, and we choose it:
+    ``invoice_number`` = the order number (``KN-2026-000001``: at most 16 characters, as GST
+    requires of an invoice serial) and ``estimate_number`` = the quote number, both sent with
+    ``ignore_auto_number_generation=true``. A second create of the same document, whether from
+    a retry after a lost reply, a run killed before it recorded the reply, or two overlapping
+    runs, is refused by Zoho itself, and we then adopt the stored document (looked up by
+    number) instead; the code Books answers with is not documented, so any permanent refusal
+    of a create is followed by that lookup. A reference number would not do: Books does not
+    keep those unique, so two racing creates would both succeed. A new invoice is a draft
+    (no posted sale, no stock moved): it is marked sent, without email, before its payment is
+    recorded, and an adopted draft likewise. The payment is keyed by the gateway's payment id in
+    ``reference_number``; it is created only while the invoice still has a balance, and Zoho
+    refuses a second one beyond the balance, after which the stored payment is adopted.
+    Customers and items have natural keys too: Books keeps contact names and item SKUs unique,
+    and we look contacts up by email and items by SKU before creating them.
+
+Call budget
+    The normal path costs 3 calls per order (invoice, mark sent, payment), 1 per new customer,
+    1 per new item and 1 per estimate. Looking up customers and items must not cost a call per
+    record, so :class:`BooksCatalog` lists the existing ones once per run (``ceil(n / 200)``
+    calls, only when some record has no Books id yet) and creates only the missing. The
+    listing stops
+    after ``prefetch_pages`` pages: in an organization with 50,000 contacts a full listing
+    (250 calls) would cost more than it saves, so past that a miss is checked with one
+    filtered search per new customer (2 calls per new customer instead of 1). Each customer
+    pays that once: its Books id is stored on ``users.zoho_books_id``.
+"""
+
+from kn_zoho.sync.books.catalog import BooksCatalog
+from kn_zoho.sync.books.common import (
+    INVOICE_NUMBER_MAX,
+    ORGANIZATION_STATE_ENV,
+    PAYMENT_MODE_ENV,
+    Refused,
+    books_api_calls,
+    create_or_adopt,
+    organization_state,
+    payment_mode,
+    refused_for_good,
+)
+from kn_zoho.sync.books.documents import EstimatesFlow
+from kn_zoho.sync.books.invoices import InvoicesFlow
+from kn_zoho.sync.books.items import ItemsFlow
+
+__all__ = [
+    "INVOICE_NUMBER_MAX",
+    "ORGANIZATION_STATE_ENV",
+    "PAYMENT_MODE_ENV",
+    "BooksCatalog",
+    "EstimatesFlow",
+    "InvoicesFlow",
+    "ItemsFlow",
+    "Refused",
+    "books_api_calls",
+    "create_or_adopt",
+    "organization_state",
+    "payment_mode",
+    "refused_for_good",
+]

@@ -1,0 +1,181 @@
+"""What the invoice and estimate flows share, and approved B2B quotes -> Books estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from kn_zoho.mapping.books import TaxTable, estimate_from_quote
+from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.sync.books.catalog import BooksCatalog
+from kn_zoho.sync.books.common import (
+    Refused,
+    Row,
+    _amount,
+    _link,
+    _missing,
+    _Progress,
+    _rows,
+    _settle,
+    _setup_failure,
+    _write_back,
+    books_api_calls,
+    create_or_adopt,
+    document_metadata,
+    organization_state,
+)
+from kn_zoho.zoho.books import BooksClient
+
+
+class _DocumentFlow:
+    """What the invoice and estimate flows share: loading, customers and items on demand."""
+
+    entity: str
+    label: str            # "order" / "quote", for messages
+    table: str            # storefront table of the documents
+    line_table: str       # ... and of their lines
+    line_key: str         # the lines' column pointing at the document
+
+    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
+                ) -> dict[str, Outcome]:
+        documents, lines, users, products = _load_documents(
+            engine, claims, self.table, self.line_table, self.line_key)
+        taxes, outcomes = _setup_failure(self.catalog, claims)
+        if taxes is None:
+            return outcomes
+        for claim in claims:
+            document = documents.get(claim.record_id)
+            if document is None:
+                outcomes[claim.record_key] = _missing(claim, self.label)
+                continue
+            outcomes[claim.record_key] = _settle(
+                f"{self.label} {claim.record_key}",
+                lambda progress, claim=claim, document=document: self._sync(
+                    engine, claim, document, lines.get(document["id"], []),
+                    users[document["user_id"]], products, taxes, progress))
+        return outcomes
+
+    def _sync(self, engine: sa.Engine, claim: Claim, document: Row, lines: Sequence[Row],
+              user: Row, products: Mapping[Any, Row], taxes: TaxTable,
+              progress: _Progress) -> Outcome:
+        raise NotImplementedError
+
+    def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
+                 seller_state: str | None = None) -> None:
+        self.books = books
+        self.catalog = catalog or BooksCatalog(books)
+        self.seller_state = seller_state or organization_state()
+
+    def api_calls(self) -> int:
+        return books_api_calls(self.books)
+
+    def _ensure_parties(self, engine: sa.Engine, user: Row, lines: Sequence[Row],
+                        products: Mapping[Any, Row], progress: _Progress
+                        ) -> tuple[str, dict[str, str]]:
+        """The customer and every line's item in Books, created if missing, ids stored."""
+        customer_id = user.get("zoho_books_id")
+        if not customer_id:
+            customer_id, how = self.catalog.customer(user)
+            _link(engine, "users", user, customer_id)
+            progress.steps.append(f"customer:{how}")
+        item_ids: dict[str, str] = {}
+        for line in lines:
+            product = products[line["product_id"]]
+            item_id = product.get("zoho_books_id")
+            if not item_id:
+                item_id, how = self.catalog.item(product)
+                _link(engine, "products", product, item_id)
+                progress.steps.append(f"item:{how}")
+            item_ids[line["sku"]] = item_id
+        return customer_id, item_ids
+
+    @staticmethod
+    def _check_total(document: Row, kind: str, number: str, expected: Decimal) -> None:
+        """Books' own total must equal the storefront's to the paisa, else fail loudly."""
+        total = _amount(document.get("total", 0))
+        if total != expected:
+            document_id = document.get(f"{kind}_id")
+            raise Refused("TOTAL_MISMATCH", (
+                f"field 'grand_total': Zoho Books computed {kind} {number} total {total} but the "
+                f"storefront grand total is {expected}; the {kind} (id {document_id}) is in "
+                "Books: correct or void it there"))
+
+
+def _load_documents(engine: sa.Engine, claims: Sequence[Claim], table: str, line_table: str,
+                    foreign_key: str) -> tuple[dict[Any, Row], dict[Any, list[Row]],
+                                              dict[Any, Row], dict[Any, Row]]:
+    """Documents by id, their lines (with the product's SKU and HSN), users and products."""
+    ids = [claim.record_id for claim in claims]
+    with engine.connect() as conn:
+        documents = {row["id"]: row for row in _rows(
+            conn, f"SELECT * FROM public.{table} WHERE id = ANY(:ids)", ids)}  # noqa: S608
+        lines: dict[Any, list[Row]] = {}
+        for line in _rows(conn, (
+                f"SELECT i.*, p.sku, p.name AS product_name, p.hsn_code "  # noqa: S608
+                f"FROM public.{line_table} i JOIN public.products p ON p.id = i.product_id "
+                f"WHERE i.{foreign_key} = ANY(:ids) ORDER BY p.sku, i.id"), ids):
+            lines.setdefault(line[foreign_key], []).append(line)
+        users = {row["id"]: row for row in _rows(
+            conn, "SELECT * FROM public.users WHERE id = ANY(:ids)",
+            sorted({d["user_id"] for d in documents.values()}, key=str))}
+        products = {row["id"]: row for row in _rows(
+            conn, "SELECT * FROM public.products WHERE id = ANY(:ids)",
+            sorted({line["product_id"] for group in lines.values() for line in group}, key=str))}
+    return documents, lines, users, products
+
+
+# --- estimates -------------------------------------------------------------------------------
+
+
+class EstimatesFlow(_DocumentFlow):
+    """Approved B2B quotes -> Books estimates numbered with the quote number (exactly once
+    the same way as invoices)."""
+
+    entity = "books_estimate"
+    label, table, line_table, line_key = "quote", "b2b_quotes", "b2b_quote_items", "quote_id"
+
+    def _payload(self, quote: Row, lines: Sequence[Row], user: Row, customer_id: str,
+                 item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
+        payload = estimate_from_quote(quote, lines, customer_id=customer_id, item_ids=item_ids,
+                                      taxes=taxes, seller_state=self.seller_state, user=user)
+        return {**payload, "estimate_number": quote["quote_number"]}
+
+    def _sync(self, engine: sa.Engine, claim: Claim, quote: Row, lines: Sequence[Row],
+              user: Row, products: Mapping[Any, Row], taxes: TaxTable,
+              progress: _Progress) -> Outcome:
+        number = quote["quote_number"]
+        if quote.get("status") != "approved":
+            raise Refused("NOT_APPROVED", f"field 'status': is {quote.get('status')!r}, only "
+                          "approved quotes become estimates")
+        self._payload(quote, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
+        estimate = self._existing(claim, quote)
+        if estimate is not None:
+            progress.steps.append("estimate:found")
+        else:
+            customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
+            payload = self._payload(quote, lines, user, customer_id, item_ids, taxes)
+            estimate, how = create_or_adopt(
+                lambda: self.books.create_estimate(payload, ignore_auto_number_generation=True),
+                lambda: self.books.find_estimate_by_estimate_number(number))
+            progress.steps.append(f"estimate:{how}")
+        progress.zoho_id = str(estimate["estimate_id"])
+        self._check_total(estimate, "estimate", number, _amount(quote["grand_total"]))
+        progress.metadata.update(document_metadata(estimate))
+        return progress.success()
+
+    def _existing(self, claim: Claim, quote: Row) -> Row | None:
+        """The estimate an earlier attempt made: by its stored id, or by number on a retry."""
+        estimate_id = claim.zoho_id or quote.get("zoho_books_id")
+        if estimate_id:
+            found = self.books.get_estimate(estimate_id)
+            if found is not None:
+                return found
+        if claim.attempt > 1:
+            return self.books.find_estimate_by_estimate_number(quote["quote_number"])
+        return None
+
+    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+        _write_back(conn, "b2b_quotes", claim, outcome)

@@ -1,0 +1,169 @@
+"""Paid storefront orders -> Books invoices and their customer payments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from kn_zoho.mapping.books import TaxTable, invoice_from_order, payment_from_order
+from kn_zoho.mapping.errors import MappingError
+from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.sync.books.catalog import BooksCatalog
+from kn_zoho.sync.books.common import (
+    INVOICE_NUMBER_MAX,
+    INVOICED_STATUSES,
+    Refused,
+    Row,
+    _amount,
+    _Progress,
+    _write_back,
+    create_or_adopt,
+    document_metadata,
+)
+from kn_zoho.sync.books.common import payment_mode as books_payment_mode
+from kn_zoho.sync.books.documents import _DocumentFlow
+from kn_zoho.zoho.books import BooksClient
+from kn_zoho.zoho.errors import ZohoError
+
+
+def _balance(invoice: Row) -> Decimal:
+    return _amount(invoice.get("balance", invoice.get("total", 0)))
+
+
+class InvoicesFlow(_DocumentFlow):
+    """Paid storefront orders -> Books GST invoices (tax inclusive) + customer payments.
+
+    The invoice number is the order number (see the module docstring): a retry, a killed run
+    or an overlapping run that creates it again is refused by Books and adopts the stored
+    invoice. A retried claim looks it up first, which saves the refused create. A draft
+    (new or adopted) is marked sent before the payment: only a sent invoice is a posted sale
+    that moves stock, and Books takes payments for sent invoices.
+    """
+
+    entity = "books_invoice"
+    label, table, line_table, line_key = "order", "orders", "order_items", "order_id"
+
+    def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
+                 seller_state: str | None = None, payment_mode: str | None = None) -> None:
+        super().__init__(books, catalog, seller_state)
+        # checked now, so a mis-set KN_ZOHO_BOOKS_PAYMENT_MODE stops the run before any call
+        self.payment_mode = payment_mode or books_payment_mode()
+
+    def _payload(self, order: Row, lines: Sequence[Row], user: Row, customer_id: str,
+                 item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
+        payload = invoice_from_order(order, lines, customer_id=customer_id, item_ids=item_ids,
+                                     taxes=taxes, seller_state=self.seller_state, user=user)
+        return {**payload, "invoice_number": order["order_number"]}
+
+    def _sync(self, engine: sa.Engine, claim: Claim, order: Row, lines: Sequence[Row],
+              user: Row, products: Mapping[Any, Row], taxes: TaxTable,
+              progress: _Progress) -> Outcome:
+        number = order["order_number"]
+        if order.get("payment_status") not in INVOICED_STATUSES:
+            raise Refused("NOT_PAID", f"field 'payment_status': is {order.get('payment_status')!r}"
+                          ", only paid orders are invoiced")
+        if len(number) > INVOICE_NUMBER_MAX:
+            raise MappingError(f"order {number}", "order_number",
+                               f"longer than the {INVOICE_NUMBER_MAX} characters GST allows an "
+                               "invoice number")
+        # map once with placeholder ids: bad data fails before anything is created in Books
+        self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
+        invoice = self._existing(claim, order)
+        if invoice is not None:
+            progress.steps.append("invoice:found")
+            customer_id = str(invoice["customer_id"])
+        else:
+            customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
+            payload = self._payload(order, lines, user, customer_id, item_ids, taxes)
+            invoice, how = create_or_adopt(
+                lambda: self.books.create_invoice(payload, ignore_auto_number_generation=True),
+                lambda: self.books.find_invoice_by_invoice_number(number))
+            progress.steps.append(f"invoice:{how}")
+        progress.zoho_id = str(invoice["invoice_id"])
+        if invoice.get("reference_number") != number:
+            raise Refused("NUMBER_TAKEN", (
+                f"field 'order_number': Books invoice {number} (id {progress.zoho_id}) has "
+                f"reference {invoice.get('reference_number')!r}, not this order"))
+        grand_total = _amount(order["grand_total"])
+        self._check_total(invoice, "invoice", number, grand_total)
+        progress.metadata.update(document_metadata(invoice))
+        self._mark_sent(invoice, progress)
+        self._pay(order, invoice, customer_id, grand_total, progress)
+        return progress.success()
+
+    def _existing(self, claim: Claim, order: Row) -> Row | None:
+        """The invoice an earlier attempt made: by its stored id, or by number on a retry."""
+        invoice_id = claim.zoho_id or order.get("zoho_books_id")
+        if invoice_id:
+            found = self.books.get_invoice(invoice_id)
+            if found is not None:
+                return found
+        if claim.attempt > 1:
+            return self.books.find_invoice_by_invoice_number(order["order_number"])
+        return None
+
+    def _mark_sent(self, invoice: Row, progress: _Progress) -> None:
+        """Draft -> sent (``POST /invoices/{id}/status/sent``, no email), once.
+
+        An invoice already past draft is left alone. After an unknown outcome or a refusal the
+        invoice is read again: sent by then (our lost call, a racing run, a Books user) is fine.
+        """
+        if invoice.get("status") != "draft":
+            return
+        invoice_id = str(invoice["invoice_id"])
+        try:
+            self.books.mark_invoice_sent(invoice_id)
+        except ZohoError as error:
+            if error.transient and not error.outcome_unknown:
+                raise
+            fresh = self.books.get_invoice(invoice_id)
+            if fresh is None or fresh.get("status") == "draft":
+                raise
+        invoice["status"] = "sent"
+        progress.steps.append("invoice:sent")
+
+    def _pay(self, order: Row, invoice: Row, customer_id: str, amount: Decimal,
+             progress: _Progress) -> None:
+        """One customer payment for the order, applied to the invoice.
+
+        Created only while the invoice has a balance; an invoice already settled (by our
+        earlier attempt whose reply was lost, or a racing run) has its payment adopted.
+        """
+        if amount == 0:
+            progress.steps.append("payment:none")
+            return
+        reference = order.get("payment_gateway_id") or order["order_number"]
+        invoice_id = str(invoice["invoice_id"])
+        if _balance(invoice) == 0:
+            self._adopt_payment(reference, progress)
+            return
+        payload = payment_from_order(order, invoice_id, customer_id, amount,
+                                     payment_mode=self.payment_mode)
+        payload.setdefault("reference_number", reference)
+        for last in (False, True):
+            try:
+                self.books.create_customer_payment(payload)
+            except ZohoError as error:
+                if error.transient and not error.outcome_unknown:
+                    raise
+                # stored after all, or refused because the invoice is settled already?
+                fresh = self.books.get_invoice(invoice_id)
+                if fresh is not None and _balance(fresh) == 0:
+                    self._adopt_payment(reference, progress)
+                    return
+                if not error.outcome_unknown or last:
+                    raise
+            else:
+                progress.steps.append("payment:create")
+                return
+
+    def _adopt_payment(self, reference: str, progress: _Progress) -> None:
+        found = self.books.find_customer_payment_by_reference_number(reference)
+        # None: settled in Books by a payment someone entered there; never pay twice
+        progress.steps.append("payment:adopt" if found else "payment:settled-in-books")
+
+    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+        _write_back(conn, "orders", claim, outcome)

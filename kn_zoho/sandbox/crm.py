@@ -42,6 +42,7 @@ from kn_zoho.sandbox.crm_layout import (
     SANDBOX_USER,
     SYSTEM_DUPLICATE_CHECK,
     FieldSpec,
+    get_org,
     layout,
     list_fields,
     list_users,
@@ -354,6 +355,7 @@ def crm_routes() -> list[Route]:
     return [
         Route("/crm/v8/settings/fields", zoho_endpoint(service, list_fields), methods=["GET"]),
         Route("/crm/v8/users", zoho_endpoint(service, list_users), methods=["GET"]),
+        Route("/crm/v8/org", zoho_endpoint(service, get_org), methods=["GET"]),
         Route("/crm/v8/{module}/upsert", zoho_endpoint(service, upsert_records),
               methods=["POST"]),
         Route("/crm/v8/{module}/search", zoho_endpoint(service, search_records),

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kn_zoho.sandbox.crm_common import CRM_MODULES, crm_error
+from kn_zoho.sandbox.crm_common import crm_error
 from kn_zoho.sandbox.pipeline import ApiError
 from kn_zoho.sandbox.state import SandboxState, sandbox_state
 
@@ -96,6 +96,12 @@ def default_layout() -> dict[str, dict[str, FieldSpec]]:
             "State": _text(100), "Zip_Code": _text(30), "Country": _text(100),
             "KN_Reference": _text(64, custom=True, unique=True, label="KN Reference"),
         },
+        # Only the layout: Contacts' Account_Name looks it up, so clients (the SDK) read it.
+        "Accounts": {
+            **_SYSTEM, "Account_Name": _text(200, mandatory=True), "Phone": FieldSpec("phone", 30),
+            "Website": FieldSpec("website", 255), "Billing_State": _text(100),
+            "Billing_Country": _text(100), "Description": FieldSpec("textarea", 32000),
+        },
     }
 
 
@@ -156,7 +162,7 @@ async def list_fields(request: Request, state: SandboxState) -> Response:
     if not module:
         raise crm_error(400, "REQUIRED_PARAM_MISSING", "required param is missing",
                         {"param_name": "module"})
-    if module not in CRM_MODULES:
+    if module not in default_layout():
         raise crm_error(400, "INVALID_DATA", "the given module is not supported in api",
                         {"param_name": "module"})
     fields = layout(state, module)
@@ -193,6 +199,30 @@ async def list_users(request: Request, state: SandboxState) -> Response:
                                   "more_records": False}})
 
 
+# --- GET /crm/v8/org (https://www.zoho.com/crm/developer/docs/api/v8/get-org-data.html) ------
+
+ORG = {
+    "id": "5725767000000411003", "zgid": "60012345678", "company_name": "KN Biosciences",
+    "alias": None, "primary_email": OWNER["email"], "primary_zuid": CURRENT_USER["zuid"],
+    "country": "India", "country_code": "IN", "iso_code": "INR", "currency": "Indian Rupee - INR",
+    "currency_symbol": "₹", "currency_locale": "en_IN", "time_zone": "Asia/Kolkata",
+    "state": "Karnataka", "city": "Bengaluru", "street": None, "zip": "560001",
+    "phone": None, "mobile": None, "fax": None, "website": None, "description": None,
+    "employee_count": None, "domain_name": "org60012345678", "photo_id": None,
+    "mc_status": False, "gapps_enabled": False, "translation_enabled": False,
+    "privacy_settings": False, "hipaa_compliance_enabled": False, "lite_users_enabled": False,
+    "deletable_org_account": False, "oauth_presence": False, "max_per_page": 200,
+    "type": "production", "zia_portal_id": None, "ezgid": None, "call_icon": None,
+    "license_details": {"paid": True, "paid_type": "enterprise", "trial_type": None,
+                        "trial_expiry": None, "paid_expiry": None, "users_license_purchased": 10},
+}
+
+
+async def get_org(request: Request, state: SandboxState) -> Response:
+    """GET /crm/v8/org: the organization's profile (the SDK reads it for its token store)."""
+    return JSONResponse({"org": [dict(ORG)]})
+
+
 # --- admin: change a layout -----------------------------------------------------------------
 
 def _admin_error(message: str) -> ApiError:
@@ -211,8 +241,8 @@ async def change_field(request: Request) -> Response:
     if not isinstance(body, dict):
         raise _admin_error("the body must be a JSON object")
     module, name = body.get("module"), body.get("api_name")
-    if module not in CRM_MODULES or not isinstance(name, str):
-        raise _admin_error("give a module (Contacts or Leads) and an api_name")
+    if module not in default_layout() or not isinstance(name, str):
+        raise _admin_error("give a module (Contacts, Leads or Accounts) and an api_name")
     with state.lock:
         layout(state, module)
         stored = state.data[_LAYOUT_KEY][module]

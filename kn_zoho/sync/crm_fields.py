@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kn_zoho.mapping.crm import CrmFieldConfig
+from kn_zoho.sync.errors import SetupError
 from kn_zoho.zoho.crm import CrmClient
 
 TEXT = ("text",)
@@ -135,7 +136,7 @@ def check_fields(crm: CrmClient, config: CrmFieldConfig,
     return findings
 
 
-class CrmSetupError(RuntimeError):
+class CrmSetupError(SetupError):
     """The CRM org is not set up for our writes: nothing of the module may be sent."""
 
     def __init__(self, module: str, findings: Sequence[FieldFinding]) -> None:

@@ -11,7 +11,7 @@ from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.storefront import queue
 from kn_zoho.sync.books import BooksCatalog, EstimatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
-from kn_zoho.sync.crm_fields import CrmSetupError
+from kn_zoho.sync.errors import SetupError
 from kn_zoho.sync.runner import Flow, SyncReport, run_flow
 from kn_zoho.zoho.factory import ZohoClients
 
@@ -33,7 +33,7 @@ class FlowsStopped(RuntimeError):
     """Some flows did not run because the Zoho org is not set up for them; ``reports`` holds
     what the other flows did."""
 
-    def __init__(self, errors: Sequence[CrmSetupError], reports: list[SyncReport]) -> None:
+    def __init__(self, errors: Sequence[SetupError], reports: list[SyncReport]) -> None:
         super().__init__("; ".join(map(str, errors)))
         self.errors = list(errors)
         self.reports = reports
@@ -43,11 +43,11 @@ def run_flows(engine: sa.Engine, flows: Sequence[Flow], **kwargs: Any) -> list[S
     """Run each flow; a flow stopped by its setup check does not stop the others, and the
     call then raises FlowsStopped after all of them ran."""
     reports: list[SyncReport] = []
-    stopped: list[CrmSetupError] = []
+    stopped: list[SetupError] = []
     for flow in flows:
         try:
             reports.append(run_flow(engine, flow, **kwargs))
-        except CrmSetupError as error:
+        except SetupError as error:
             stopped.append(error)
     if stopped:
         raise FlowsStopped(stopped, reports)

@@ -40,15 +40,17 @@ class FlowsStopped(RuntimeError):
 
 
 def run_flows(engine: sa.Engine, flows: Sequence[Flow], **kwargs: Any) -> list[SyncReport]:
-    """Run each flow; a flow stopped by its setup check does not stop the others, and the
-    call then raises FlowsStopped after all of them ran."""
+    """Run each flow; a flow stopped by its setup check does not stop the others (its report
+    is empty), and the call then raises FlowsStopped after all of them ran."""
     reports: list[SyncReport] = []
     stopped: list[SetupError] = []
     for flow in flows:
+        calls_before = flow.api_calls()
         try:
             reports.append(run_flow(engine, flow, **kwargs))
         except SetupError as error:
-            stopped.append(error)
+            stopped.append(error)  # an empty report, so summaries still count its queue
+            reports.append(SyncReport(flow.entity, api_calls=flow.api_calls() - calls_before))
     if stopped:
         raise FlowsStopped(stopped, reports)
     return reports

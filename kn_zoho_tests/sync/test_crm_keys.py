@@ -11,7 +11,7 @@ from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
 from kn_zoho.sync.crm_fields import CrmSetupError, check_fields
 from kn_zoho.sync.runner import run_flow
-from kn_zoho.sync.service import FlowsStopped, crm_flows, run_flows
+from kn_zoho.sync.service import FlowsStopped, crm_flows, run_flows, summary
 
 USERS = 20
 
@@ -114,7 +114,10 @@ def test_renamed_reference_field_stops_lead_sync_and_duplicates_nothing(
     message = str(stopped.value)
     assert "Leads.KN_Reference" in message and "does not exist" in message
     assert "KN_ZOHO_CRM_LEAD_REFERENCE_FIELD" in message
-    assert [r.entity for r in stopped.value.reports] == ["crm_contact"]  # contacts still ran
+    contacts, leads = stopped.value.reports
+    assert (contacts.entity, contacts.count("synced")) == ("crm_contact", 5)  # still ran
+    assert (leads.entity, leads.results) == ("crm_lead", [])
+    assert summary(engine, stopped.value.reports)["pending"] == 6
     assert sandbox.records("crm_leads") == []
     counts = queue.status_counts(engine, "crm_lead")
     assert (counts["pending"], counts["failed"], counts["dead"]) == (6, 0, 0)

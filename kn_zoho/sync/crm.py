@@ -17,7 +17,7 @@ missing or non-unique key field stops the whole flow with one error, records unt
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -92,6 +92,14 @@ def _send(batch: list[Pending], call: Callable[[list[Payload]], list[Any]],
     return outcomes
 
 
+def _emails_shared_ignoring_case(conn: sa.Connection, users: Iterable[Any]) -> set[str]:
+    """Casefolded emails of ``users`` that another storefront user also has, ignoring case."""
+    emails = sorted({str(user["email"] or "").strip().casefold() for user in users})
+    return {row[0] for row in conn.execute(sa.text(
+        "SELECT lower(btrim(email)) FROM public.users WHERE lower(btrim(email)) = ANY(:emails) "
+        "GROUP BY 1 HAVING count(*) > 1"), {"emails": emails})}
+
+
 class ContactsFlow:
     """Storefront users -> Zoho CRM Contacts."""
 
@@ -115,18 +123,25 @@ class ContactsFlow:
             rows = {str(row["id"]): row for row in conn.execute(
                 sa.text("SELECT * FROM public.users WHERE id = ANY(:ids)"),
                 {"ids": [c.record_id for c in claims]}).mappings()}
+            shared = _emails_shared_ignoring_case(conn, rows.values())
         outcomes, to_send = _prepare(claims, rows,
                                      lambda row: contact_from_user(row, self.fields),
                                      force=force, label="user")
-        known, new = [], []
+        known, new, key_only = [], [], []
         for claim, payload, digest in to_send:
             zoho_id = claim.zoho_id or rows[claim.record_key]["zoho_crm_id"]
             if zoho_id:
                 known.append((claim, {**payload, "id": zoho_id}, digest))
+            elif str(payload["Email"]).casefold() in shared:
+                key_only.append((claim, payload, digest))
             else:
                 new.append((claim, payload, digest))
-        check_fields = (self.fields.contact_key_field, "Email")
-        outcomes |= _send(new, lambda ps: self.crm.upsert("Contacts", ps, check_fields),
+        key = self.fields.contact_key_field
+        outcomes |= _send(new, lambda ps: self.crm.upsert("Contacts", ps, (key, "Email")),
+                          "upsert")
+        # Zoho matches Email ignoring case: where two users' emails differ only in case, an
+        # Email match could be the other user's Contact, so those are matched on the key only.
+        outcomes |= _send(key_only, lambda ps: self.crm.upsert("Contacts", ps, (key,)),
                           "upsert")
         outcomes |= _send(known, lambda ps: self.crm.update("Contacts", ps), "update")
         return outcomes

@@ -152,3 +152,20 @@ def test_field_check_runs_once_per_run(engine: sa.Engine, sandbox, zoho_clients)
     endpoints = sandbox.stats()["requests_by_endpoint"]
     assert endpoints["GET /crm/v8/settings/fields"] == 1
     assert endpoints["POST /crm/v8/Contacts/upsert"] == 3
+
+
+def test_two_users_whose_emails_differ_only_in_case_get_two_contacts(
+        engine: sa.Engine, sandbox, zoho_clients) -> None:
+    """Zoho's Email match ignores case, the storefront's unique email does not: the second
+    user must not take over the first user's Contact through an Email match."""
+    seed(engine, users=2, products=1, orders=0, inquiries=0, quote_requests=0)
+    with engine.begin() as conn:
+        ids = [str(r[0]) for r in conn.execute(sa.text("SELECT id FROM users ORDER BY id"))]
+        conn.execute(sa.text("UPDATE users SET email = 'Ravi@example.in' WHERE id = :id"),
+                     {"id": ids[0]})
+        conn.execute(sa.text("UPDATE users SET email = 'ravi@example.in' WHERE id = :id"),
+                     {"id": ids[1]})
+    report = run_flow(engine, ContactsFlow(zoho_clients.crm, CrmFieldConfig()), retry_base=0)
+    assert report.count("synced") == 2
+    _assert_one_contact_per_user_with(sandbox, {ids[0]: "Ravi@example.in",
+                                                ids[1]: "ravi@example.in"})

@@ -125,6 +125,27 @@ def _field_id(module: str, api_name: str) -> str:
     return str(5725767000000002000 + sum(map(ord, module + "." + api_name)) * 7)
 
 
+# The OAS's other required keys, with the values a plain field has.
+_FIELD_DEFAULTS: dict[str, Any] = {
+    "blueprint_supported": False, "customizable_properties": [],
+    "available_in_user_layout": True, "pick_list_values_sorted_lexically": False,
+    "layout_associations": [], "enable_colour_code": False, "display_type": -1,
+    "colour_code_enabled_by_system": False, "quick_sequence_number": "",
+    "created_time": None, "modified_time": None, "show_type": 7, "category": 0,
+    "multi_module_lookup": None, "file_upolad_optionlist": [], "allowed_modules": [],
+    "profiles": [{"permission_type": "read_write", "name": "Administrator",
+                  "id": "5725767000000026011"}],
+    "additional_column": None, "common.picklist": None, "hipaa_compliance_enabled": False,
+    "_update_existing_records": False, "number_separator": False, "static_field": False,
+    "rollup_summary": None, "email_parser": None, "refer_from_field": None,
+    "sharing_properties": None, "sub_module": None, "convert_mapping": None,
+    "multiuserlookup": None, "autonumber": None, "association_details": None,
+    "hipaa_compliance": None, "textarea": None,
+}
+_UI_TYPES = {"text": 1, "textarea": 3, "email": 25, "phone": 33, "picklist": 2,
+             "boolean": 301, "lookup": 133, "ownerlookup": 8, "datetime": 802, "website": 21}
+
+
 def field_json(module: str, api_name: str, spec: FieldSpec, sequence: int) -> dict[str, Any]:
     """One field as settings/fields answers it (the OAS's ``fields`` schema, main keys)."""
     label = spec.label or api_name.replace("_", " ")
@@ -152,6 +173,12 @@ def field_json(module: str, api_name: str, spec: FieldSpec, sequence: int) -> di
         "associated_module": None, "auto_number": None, "crypt": None,
         "formula": None, "currency": None, "multiselectlookup": None, "subform": None,
         "tooltip": None, "history_tracking": None, "external": None,
+        **_FIELD_DEFAULTS,
+        "ui_type": _UI_TYPES.get(spec.data_type, 1),
+        "view_type": {"view": True, "edit": not spec.read_only, "create": not spec.read_only,
+                      "quick_create": spec.mandatory},
+        "operation_type": {"web_update": not spec.read_only, "api_create": not spec.read_only,
+                           "web_create": not spec.read_only, "api_update": not spec.read_only},
     }
     return field
 

@@ -132,3 +132,31 @@ def test_admin_renames_removes_and_unmarks_fields(sandbox: Sandbox) -> None:
     sandbox.client.post("/__sandbox/reset")  # forgets tokens too
     reply = sandbox.crm("GET", "settings/fields", token=sandbox.token(), params={"module": "Leads"})
     assert "KN_Reference" in {field["api_name"] for field in reply.json()["fields"]}
+
+
+# The ``required`` list of the ``fields`` schema in github.com/zoho/crm-oas v8.0/fields.json.
+OAS_FIELD_REQUIRED = (
+    "associated_module", "data_type", "operation_type", "system_mandatory", "webhook",
+    "blueprint_supported", "virtual_field", "field_read_only", "customizable_properties",
+    "read_only", "custom_field", "businesscard_supported", "filterable", "visible",
+    "available_in_user_layout", "display_field", "pick_list_values_sorted_lexically",
+    "sortable", "layout_associations", "separator", "searchable", "enable_colour_code",
+    "mass_update", "json_type", "created_source", "type", "display_label", "column_name",
+    "api_name", "display_type", "ui_type", "colour_code_enabled_by_system", "length",
+    "decimal_place", "quick_sequence_number", "email_parser", "rollup_summary",
+    "refer_from_field", "created_time", "modified_time", "show_type", "category", "id",
+    "multi_module_lookup", "sharing_properties", "currency", "file_upolad_optionlist", "lookup",
+    "profiles", "view_type", "unique", "sub_module", "subform", "external", "formula",
+    "convert_mapping", "multiselectlookup", "multiuserlookup", "autonumber", "auto_number",
+    "pick_list_values", "crypt", "tooltip", "history_tracking", "association_details",
+    "allowed_modules", "additional_column", "field_label", "common.picklist",
+    "hipaa_compliance_enabled", "hipaa_compliance", "_update_existing_records",
+    "number_separator", "textarea", "static_field",
+)
+
+
+def test_every_field_carries_the_keys_the_oas_requires(sandbox: Sandbox) -> None:
+    for module in ("Contacts", "Leads", "Accounts"):
+        for name, field in fields(sandbox, module).items():
+            missing = [key for key in OAS_FIELD_REQUIRED if key not in field]
+            assert missing == [], (module, name, missing)

@@ -41,6 +41,7 @@ from dagster._core.storage.tags import (
 
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoResource
 from kn_zoho.storefront import queue
+from kn_zoho.sync.errors import SetupError
 from kn_zoho.sync.runner import Flow, RecordResult, run_flow
 from kn_zoho.zoho.factory import ZohoClients
 
@@ -95,8 +96,12 @@ def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefi
         zoho: ZohoResource = getattr(context.resources, resource_key)
         clients = zoho.get_clients()
         manual = SENSOR_TAG not in context.run.tags
-        report = run_flow(zoho.storefront.get_engine(), flow(clients),
-                          run_id=context.run.run_id, keys=context.partition_keys, force=manual)
+        try:
+            report = run_flow(zoho.storefront.get_engine(), flow(clients),
+                              run_id=context.run.run_id, keys=context.partition_keys,
+                              force=manual)
+        except SetupError as error:  # nothing was claimed; a step retry cannot fix the org
+            raise Failure(description=str(error), allow_retries=False) from error
         for result in report.results:
             if result.status == "synced":
                 yield _materialization(context, result)

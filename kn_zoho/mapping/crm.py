@@ -36,43 +36,73 @@ QUOTE_LEAD_SOURCE = "B2B Quote Request"
 # Account), so a lead without one would be refused with MANDATORY_NOT_FOUND.
 NO_COMPANY = "Not provided"
 
-DEFAULT_GSTIN_FIELD = "GSTIN__c"
-DEFAULT_CONTACT_COMPANY_FIELD = "Company__c"
+# Custom field API names. Zoho's rule (https://www.zoho.com/crm/help/api-names.html): only
+# letters, digits and underscores, starting with a letter, no two consecutive underscores and
+# no trailing underscore. Each default is the name Zoho generates from the field label an admin
+# types in Setup (label "GSTIN" -> GSTIN, "Company Name" -> Company_Name, "KN User ID" ->
+# KN_User_ID, "KN Reference" -> KN_Reference); README lists them with type and uniqueness.
+DEFAULT_GSTIN_FIELD = "GSTIN"
+DEFAULT_CONTACT_COMPANY_FIELD = "Company_Name"
+DEFAULT_CONTACT_KEY_FIELD = "KN_User_ID"
+DEFAULT_LEAD_REFERENCE_FIELD = "KN_Reference"
 GSTIN_FIELD_ENV = "KN_ZOHO_CRM_GSTIN_FIELD"
 CONTACT_COMPANY_FIELD_ENV = "KN_ZOHO_CRM_CONTACT_COMPANY_FIELD"
-_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+CONTACT_KEY_FIELD_ENV = "KN_ZOHO_CRM_CONTACT_KEY_FIELD"
+LEAD_REFERENCE_FIELD_ENV = "KN_ZOHO_CRM_LEAD_REFERENCE_FIELD"
+_API_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 
 Row = Mapping[str, Any]
 
 
+def is_api_name(name: str) -> bool:
+    """True when ``name`` follows Zoho CRM's API name rule (see the link above)."""
+    return bool(_API_NAME.match(name))
+
+
 @dataclass(frozen=True)
 class CrmFieldConfig:
-    """API names of the custom CRM fields this org uses; None leaves the value in Description.
+    """API names of the custom CRM fields this org uses.
 
-    ``contact_company_field``: Contacts have no plain Company text field (``Account_Name`` is a
-    lookup that needs an Accounts record id). Creating and deduplicating Accounts would turn one
-    idempotent Email upsert into a multi-step, race-prone flow for a value that is only shown to
-    sales, so the company goes to a single-line custom text field instead; sales can still link
-    an Account by hand. The GSTIN likewise lives in a custom field (``GSTIN__c`` by default).
+    ``gstin_field`` / ``contact_company_field``: None leaves the value in Description.
+    Contacts have no standard Company text field (``Account_Name`` is a lookup that needs an
+    Accounts record id). Creating and deduplicating Accounts would turn one idempotent upsert
+    into a multi-step, race-prone flow for a value that is only shown to sales, so the company
+    goes to a single-line custom text field instead; sales can still link an Account by hand.
+
+    ``contact_key_field``: a unique ("Do not allow duplicate values") single-line Contacts field
+    holding the storefront user id, the Contact's key that never changes (an email does).
+    ``lead_reference_field``: a unique single-line Leads field holding our record key
+    (``inquiry-<id>`` / ``quote-<number>``). Both are required: without them a retry could
+    make a second record.
     """
 
     gstin_field: str | None = DEFAULT_GSTIN_FIELD
     contact_company_field: str | None = DEFAULT_CONTACT_COMPANY_FIELD
+    contact_key_field: str = DEFAULT_CONTACT_KEY_FIELD
+    lead_reference_field: str = DEFAULT_LEAD_REFERENCE_FIELD
 
     def __post_init__(self) -> None:
-        for name in (self.gstin_field, self.contact_company_field):
-            if name is not None and not _API_NAME.match(name):
-                raise ValueError(f"{name!r} is not a Zoho CRM field API name")
+        for name in (self.gstin_field, self.contact_company_field, self.contact_key_field,
+                     self.lead_reference_field):
+            if name is not None and not is_api_name(name):
+                raise ValueError(
+                    f"{name!r} is not a Zoho CRM field API name (letters, digits and single "
+                    "underscores, starting with a letter, not ending with an underscore)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CrmFieldConfig:
-        """Read the field names from the environment; unset keeps the default, empty disables."""
+        """Read the field names from the environment; unset keeps the default, empty disables
+        an optional field (the two key fields cannot be disabled)."""
         env = os.environ if environ is None else environ
         return cls(
             gstin_field=_env_field(env, GSTIN_FIELD_ENV, DEFAULT_GSTIN_FIELD),
             contact_company_field=_env_field(
                 env, CONTACT_COMPANY_FIELD_ENV, DEFAULT_CONTACT_COMPANY_FIELD
             ),
+            contact_key_field=_required_field(env, CONTACT_KEY_FIELD_ENV,
+                                              DEFAULT_CONTACT_KEY_FIELD),
+            lead_reference_field=_required_field(env, LEAD_REFERENCE_FIELD_ENV,
+                                                 DEFAULT_LEAD_REFERENCE_FIELD),
         )
 
 
@@ -81,7 +111,7 @@ def user_record(user: Row) -> str:
 
 
 def contact_from_user(user: Row, config: CrmFieldConfig | None = None) -> dict[str, Any]:
-    """A Contacts upsert record (dedupe on Email) for a storefront user.
+    """A Contacts record for a storefront user, keyed by the user id in the key field.
 
     Cleared values are sent as null so an edit that removes a phone or company clears it in CRM.
     Description is only sent when it has to carry text that did not fit elsewhere, so notes
@@ -94,6 +124,7 @@ def contact_from_user(user: Row, config: CrmFieldConfig | None = None) -> dict[s
     gstin = v.gstin(user.get("gstin"), record)
     billing_state = v.state(user.get("billing_state"), record, "billing_state")
     payload: dict[str, Any] = {
+        config.contact_key_field: str(user["id"]),
         "Email": person.email,
         "First_Name": person.first_name,
         "Last_Name": person.last_name,
@@ -281,3 +312,10 @@ def _env_field(env: Mapping[str, str], name: str, default: str) -> str | None:
     if value is None:
         return default
     return value.strip() or None
+
+
+def _required_field(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _env_field(env, name, default)
+    if value is None:
+        raise ValueError(f"{name} must not be empty: it is the record's key in Zoho CRM")
+    return value

@@ -18,6 +18,7 @@ from kn_zoho.sandbox.books.common import copy, find_by
 from kn_zoho.sandbox.books.contacts import new_contact
 from kn_zoho.sandbox.books.inventory import new_adjustment
 from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice
+from kn_zoho.sandbox.crm_layout import change_field
 from kn_zoho.sandbox.oauth import expire_all_tokens
 from kn_zoho.sandbox.pipeline import ApiError, Endpoint
 from kn_zoho.sandbox.state import RECORD_KINDS, SandboxState, sandbox_state
@@ -138,6 +139,7 @@ def admin_routes() -> list[Route]:
         Route(f"{ADMIN_PREFIX}/records/{{kind}}", _admin(records), methods=["GET"]),
         Route(f"{ADMIN_PREFIX}/faults", _admin(faults), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/reset", _admin(reset), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/crm/fields", _admin(change_field), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/offline-sale", _admin(offline_sale), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/adjust-stock", _admin(adjust_stock), methods=["POST"]),
     ]

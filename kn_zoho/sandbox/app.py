@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kn_zoho.sandbox.admin import ADMIN_PREFIX, admin_routes
 from kn_zoho.sandbox.books import books_routes
+from kn_zoho.sandbox.books_organizations import organization_routes
 from kn_zoho.sandbox.config import SandboxConfig
 from kn_zoho.sandbox.crm import crm_routes
 from kn_zoho.sandbox.oauth import token_endpoint
@@ -72,7 +73,8 @@ def create_app(config: SandboxConfig | None = None, *,
     """A fresh sandbox; its state is ``app.state.sandbox``."""
     state = SandboxState(config, clock)
     routes = [Route("/oauth/v2/token", token_endpoint, methods=["POST"]),
-              *crm_routes(), *books_routes(), *admin_routes()]
+              *crm_routes(), *books_routes(), *organization_routes(),
+              *admin_routes()]
     app = Starlette(routes=routes,
                     middleware=[Middleware(RequestCounter, state=state)],
                     exception_handlers={404: _http_error, 405: _http_error})

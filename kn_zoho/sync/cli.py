@@ -29,15 +29,23 @@ def _clients(database_url: str | None) -> Iterator[tuple[sa.Engine, ZohoClients]
 
 
 def _run(database_url: str | None, flows: Callable[[ZohoClients], list[Flow]]) -> None:
-    from kn_zoho.sync.service import run_flows, summary
+    from kn_zoho.sync.service import FlowsStopped, run_flows, summary
 
     with _clients(database_url) as (engine, clients):
-        reports = run_flows(engine, flows(clients))
+        stopped = None
+        try:
+            reports = run_flows(engine, flows(clients))
+        except FlowsStopped as error:
+            stopped, reports = error, error.reports
         for report in reports:
             for failure in report.failures:
                 click.echo(f"{failure.status:>8} {failure.entity} {failure.record_key}: "
                            f"{failure.error_message}", err=True)
         click.echo(json.dumps(summary(engine, reports)))
+        if stopped is not None:
+            for reason in stopped.errors:
+                click.echo(f"error: {reason}", err=True)
+            raise SystemExit(1)
 
 
 @click.group("sync")

@@ -1,16 +1,23 @@
 """Storefront users -> CRM Contacts; contact-form submissions and B2B quote requests -> Leads.
 
-Exactly once without idempotency keys: a Contact is upserted on Email (Zoho's own duplicate
-check), or updated by its id once we know it, so a lost reply followed by a retry updates
-the same Contact. A Lead carries our record key in a unique custom field
+Exactly once without idempotency keys: a Contact carries the storefront user id in a unique
+custom field (``KN_ZOHO_CRM_CONTACT_KEY_FIELD``) and, until we know its Zoho id, is upserted
+with ``duplicate_check_fields`` [key, Email]: Zoho checks them in that order (Kaizen #56,
+https://help.zoho.com/portal/en/community/topic/kaizen-56-upsert-records-api), so a retry after
+a lost reply or a killed run finds the Contact by the key even if the email changed meanwhile,
+and a Contact made before the key existed is adopted by its Email. Once the id is known the
+Contact is updated by id. A Lead carries our record key in a unique custom field
 (``KN_ZOHO_CRM_LEAD_REFERENCE_FIELD``) and is upserted on it, so a retried inquiry never
 makes a second Lead while two inquiries from one person stay two Leads.
+
+Before a run sends anything, the module's field layout is checked (:mod:`.crm_fields`): a
+missing or non-unique key field stops the whole flow with one error, records untouched.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,11 +31,9 @@ from kn_zoho.mapping.crm import (
 )
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.sync.crm_fields import FieldCheck
 from kn_zoho.zoho.crm import CrmClient
 from kn_zoho.zoho.errors import ZohoError
-
-LEAD_REFERENCE_FIELD_ENV = "KN_ZOHO_CRM_LEAD_REFERENCE_FIELD"
-DEFAULT_LEAD_REFERENCE_FIELD = "KN_Reference__c"
 
 Payload = dict[str, Any]
 Pending = tuple[Claim, Payload, str]  # claim, payload to send, hash of the mapped payload
@@ -87,6 +92,14 @@ def _send(batch: list[Pending], call: Callable[[list[Payload]], list[Any]],
     return outcomes
 
 
+def _emails_shared_ignoring_case(conn: sa.Connection, users: Iterable[Any]) -> set[str]:
+    """Casefolded emails of ``users`` that another storefront user also has, ignoring case."""
+    emails = sorted({str(user["email"] or "").strip().casefold() for user in users})
+    return {row[0] for row in conn.execute(sa.text(
+        "SELECT lower(btrim(email)) FROM public.users WHERE lower(btrim(email)) = ANY(:emails) "
+        "GROUP BY 1 HAVING count(*) > 1"), {"emails": emails})}
+
+
 class ContactsFlow:
     """Storefront users -> Zoho CRM Contacts."""
 
@@ -95,9 +108,14 @@ class ContactsFlow:
     def __init__(self, crm: CrmClient, fields: CrmFieldConfig) -> None:
         self.crm = crm
         self.fields = fields
+        self.field_check = FieldCheck(crm, fields)
 
     def api_calls(self) -> int:
         return sum(self.crm.http.api_calls.values())
+
+    def preflight(self) -> None:
+        """Before claiming: the Contacts layout must take every field we send (once a run)."""
+        self.field_check.ensure("Contacts")
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
@@ -105,17 +123,26 @@ class ContactsFlow:
             rows = {str(row["id"]): row for row in conn.execute(
                 sa.text("SELECT * FROM public.users WHERE id = ANY(:ids)"),
                 {"ids": [c.record_id for c in claims]}).mappings()}
+            shared = _emails_shared_ignoring_case(conn, rows.values())
         outcomes, to_send = _prepare(claims, rows,
                                      lambda row: contact_from_user(row, self.fields),
                                      force=force, label="user")
-        known, new = [], []
+        known, new, key_only = [], [], []
         for claim, payload, digest in to_send:
             zoho_id = claim.zoho_id or rows[claim.record_key]["zoho_crm_id"]
             if zoho_id:
                 known.append((claim, {**payload, "id": zoho_id}, digest))
+            elif str(payload["Email"]).casefold() in shared:
+                key_only.append((claim, payload, digest))
             else:
                 new.append((claim, payload, digest))
-        outcomes |= _send(new, lambda ps: self.crm.upsert("Contacts", ps, ("Email",)), "upsert")
+        key = self.fields.contact_key_field
+        outcomes |= _send(new, lambda ps: self.crm.upsert("Contacts", ps, (key, "Email")),
+                          "upsert")
+        # Zoho matches Email ignoring case: where two users' emails differ only in case, an
+        # Email match could be the other user's Contact, so those are matched on the key only.
+        outcomes |= _send(key_only, lambda ps: self.crm.upsert("Contacts", ps, (key,)),
+                          "upsert")
         outcomes |= _send(known, lambda ps: self.crm.update("Contacts", ps), "update")
         return outcomes
 
@@ -134,13 +161,21 @@ class LeadsFlow:
 
     entity = "crm_lead"
 
-    def __init__(self, crm: CrmClient, reference_field: str | None = None) -> None:
+    def __init__(self, crm: CrmClient, reference_field: str | None = None,
+                 fields: CrmFieldConfig | None = None) -> None:
         self.crm = crm
-        self.reference_field = reference_field or os.environ.get(
-            LEAD_REFERENCE_FIELD_ENV, DEFAULT_LEAD_REFERENCE_FIELD)
+        fields = fields or CrmFieldConfig.from_env()
+        if reference_field:
+            fields = dataclasses.replace(fields, lead_reference_field=reference_field)
+        self.reference_field = fields.lead_reference_field
+        self.field_check = FieldCheck(crm, fields)
 
     def api_calls(self) -> int:
         return sum(self.crm.http.api_calls.values())
+
+    def preflight(self) -> None:
+        """Before claiming: the Leads layout must take every field we send (once a run)."""
+        self.field_check.ensure("Leads")
 
     def _load(self, conn: sa.Connection, claims: Sequence[Claim]) -> dict[str, Payload]:
         inquiries = [c.record_id for c in claims if c.source_table == "contact_submissions"]

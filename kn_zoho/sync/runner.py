@@ -96,6 +96,11 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     base = retry_base_seconds() if retry_base is None else retry_base
     report = SyncReport(flow.entity)
     calls_before = flow.api_calls()
+    # A flow's preflight (e.g. the CRM field check) runs before anything is claimed, so an org
+    # set up wrongly stops the flow with its error and leaves every record as it was.
+    preflight = getattr(flow, "preflight", None)
+    if preflight is not None and (keys or queue.due_records(engine, flow.entity, limit=1)):
+        preflight()
     attempted: set[str] = set()
     # Named keys go in fixed batches; otherwise keep taking whatever is due until none is.
     key_batches: Iterable[Sequence[str] | None] = (

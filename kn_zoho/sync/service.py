@@ -11,12 +11,14 @@ from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.storefront import queue
 from kn_zoho.sync.books import BooksCatalog, EstimatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
+from kn_zoho.sync.errors import SetupError
 from kn_zoho.sync.runner import Flow, SyncReport, run_flow
 from kn_zoho.zoho.factory import ZohoClients
 
 
 def crm_flows(clients: ZohoClients) -> list[Flow]:
-    return [ContactsFlow(clients.crm, CrmFieldConfig.from_env()), LeadsFlow(clients.crm)]
+    fields = CrmFieldConfig.from_env()
+    return [ContactsFlow(clients.crm, fields), LeadsFlow(clients.crm, fields=fields)]
 
 
 def books_flows(clients: ZohoClients) -> list[Flow]:
@@ -27,8 +29,31 @@ def books_flows(clients: ZohoClients) -> list[Flow]:
             EstimatesFlow(clients.books, catalog)]
 
 
+class FlowsStopped(RuntimeError):
+    """Some flows did not run because the Zoho org is not set up for them; ``reports`` holds
+    what the other flows did."""
+
+    def __init__(self, errors: Sequence[SetupError], reports: list[SyncReport]) -> None:
+        super().__init__("; ".join(map(str, errors)))
+        self.errors = list(errors)
+        self.reports = reports
+
+
 def run_flows(engine: sa.Engine, flows: Sequence[Flow], **kwargs: Any) -> list[SyncReport]:
-    return [run_flow(engine, flow, **kwargs) for flow in flows]
+    """Run each flow; a flow stopped by its setup check does not stop the others (its report
+    is empty), and the call then raises FlowsStopped after all of them ran."""
+    reports: list[SyncReport] = []
+    stopped: list[SetupError] = []
+    for flow in flows:
+        calls_before = flow.api_calls()
+        try:
+            reports.append(run_flow(engine, flow, **kwargs))
+        except SetupError as error:
+            stopped.append(error)  # an empty report, so summaries still count its queue
+            reports.append(SyncReport(flow.entity, api_calls=flow.api_calls() - calls_before))
+    if stopped:
+        raise FlowsStopped(stopped, reports)
+    return reports
 
 
 def summary(engine: sa.Engine, reports: Sequence[SyncReport]) -> dict[str, Any]:

@@ -271,3 +271,18 @@ class BooksClient:
         return self._find(self.adjustments_path, "inventory_adjustments", {},
                           lambda adjustment: adjustment.get("reference_number")
                           == reference_number)
+
+    # -- organization (read only, for `kn-zoho doctor`) -------------------------------------
+
+    def list_organizations(self) -> list[dict[str, Any]]:
+        """The organizations the token can see (``GET /organizations``, which needs no
+        organization_id: it is sent anyway so the call counts against this organization's
+        rate limit). https://www.zoho.com/books/api/v3/introduction/#organization-id"""
+        body = self.call("GET", "/organizations")
+        return list(body.get("organizations") or [])
+
+    def get_organization(self) -> dict[str, Any]:
+        """This organization's profile, with its address (``GET /organizations/{id}``)."""
+        body = self.call("GET", "/organizations/{organization_id}",
+                         path_params={"organization_id": self.organization_id})
+        return dict(body.get("organization") or {})

@@ -1,4 +1,5 @@
-"""Zoho CRM v8 records: upsert, update and insert in batches; search by email; get by id."""
+"""Zoho CRM v8: records (upsert, update and insert in batches; search by email; get by id), the
+modules' field layout and the current user."""
 
 from __future__ import annotations
 
@@ -93,6 +94,21 @@ class CrmClient:
             return None
         data = body.get("data") or []
         return data[0] if data else None
+
+    def fields(self, module: str) -> list[dict[str, Any]]:
+        """The module's fields (``GET /settings/fields?module=``): api_name, data_type, length,
+        ``unique`` (an object when "Do not allow duplicate values" is on, else null)...
+        https://www.zoho.com/crm/developer/docs/api/v8/field-meta.html"""
+        body = self.http.request("GET", CRM_BASE + "/settings/fields",
+                                 params={"module": module})
+        return list(body.get("fields") or [])
+
+    def current_user(self) -> dict[str, Any] | None:
+        """The user the token belongs to (``GET /users?type=CurrentUser``): proves the token
+        works for CRM. https://www.zoho.com/crm/developer/docs/api/v8/get-users.html"""
+        body = self.http.request("GET", CRM_BASE + "/users", params={"type": "CurrentUser"})
+        users = body.get("users") or []
+        return users[0] if users else None
 
 
 def _batches(records: Sequence[Mapping[str, Any]]) -> Iterator[list[dict[str, Any]]]:

@@ -139,3 +139,26 @@ def test_sensor_does_not_relaunch_keys_it_just_launched(
     assert len(first.run_requests) == 1
     # the run has not started yet: the next tick must not launch the same records again
     assert _tick(instance, resources, first.cursor).run_requests == []
+
+
+def test_wrong_field_layout_fails_the_run_once_and_leaves_every_record_pending(
+        engine: sa.Engine, instance: DagsterInstance, resources: dict, sandbox) -> None:
+    seed(engine, users=4, products=1, orders=0, inquiries=0, quote_requests=0)
+    sandbox.post("/__sandbox/crm/fields", {"module": "Contacts", "api_name": "KN_User_ID",
+                                           "unique": False})
+    tick = _tick(instance, resources)
+    run = materialize([crm_contacts], instance=instance,
+                      resources={"zoho_crm": resources["zoho_crm"]},
+                      tags={**tick.run_requests[0].tags, SENSOR_TAG: "crm_contacts_sensor"},
+                      raise_on_error=False)
+    assert not run.success
+    [failure] = run.get_step_failure_events()
+    message = str(failure.step_failure_data.error)
+    assert "Contacts.KN_User_ID" in message and "is not unique" in message
+    retries = [e for e in run.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert retries == []  # no step retry: it cannot fix the org
+    assert sandbox.records("crm_contacts") == []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT status, attempts FROM integration.zoho_sync_queue "
+                                    "WHERE entity = 'crm_contact'")).all()
+    assert sorted(rows) == [("pending", 0)] * 4

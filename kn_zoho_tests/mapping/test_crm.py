@@ -24,6 +24,7 @@ def test_contact_from_user() -> None:
         user(company="KN Agro Pvt Ltd", gstin=gstin, customer_type="b2b"), CrmFieldConfig()
     )
     assert contact == {
+        "KN_User_ID": "3f2a9c1e-0000-4000-8000-000000000001",
         "Email": "ravi.kumar@example.com",
         "First_Name": "Ravi",
         "Last_Name": "Kumar",
@@ -31,8 +32,8 @@ def test_contact_from_user() -> None:
         "Mailing_State": "Karnataka",
         "Mailing_Country": "India",
         "Lead_Source": "Online Store",
-        "Company__c": "KN Agro Pvt Ltd",
-        "GSTIN__c": gstin,
+        "Company_Name": "KN Agro Pvt Ltd",
+        "GSTIN": gstin,
     }
 
 
@@ -41,7 +42,7 @@ def test_contact_sends_nulls_so_cleared_values_clear_in_crm() -> None:
     assert contact["Phone"] is None
     assert contact["First_Name"] is None
     assert contact["Mailing_State"] is None
-    assert contact["Company__c"] is None and contact["GSTIN__c"] is None
+    assert contact["Company_Name"] is None and contact["GSTIN"] is None
     assert "Description" not in contact  # nothing overflowed: sales notes stay untouched
 
 
@@ -72,15 +73,15 @@ def test_long_names_are_truncated_and_kept_whole_in_description() -> None:
 
 def test_300_character_company_still_syncs() -> None:
     contact = contact_from_user(user(company=LONG_COMPANY))
-    assert len(contact["Company__c"]) <= 200
-    assert contact["Company__c"].endswith("…")
+    assert len(contact["Company_Name"]) <= 200
+    assert contact["Company_Name"].endswith("…")
     assert LONG_COMPANY.strip() in contact["Description"]
 
 
 def test_lowercase_gstin_is_normalised() -> None:
     gstin = make_gstin("27")
     contact = contact_from_user(user(gstin=f" {gstin.lower()} "))
-    assert contact["GSTIN__c"] == gstin
+    assert contact["GSTIN"] == gstin
 
 
 def test_bad_checksum_gstin_fails_naming_field_gstin() -> None:
@@ -114,7 +115,7 @@ def test_custom_field_names_come_from_the_environment() -> None:
         {"KN_ZOHO_CRM_GSTIN_FIELD": "GST_Number", "KN_ZOHO_CRM_CONTACT_COMPANY_FIELD": "Firm"}
     )
     assert config == CrmFieldConfig(gstin_field="GST_Number", contact_company_field="Firm")
-    assert CrmFieldConfig.from_env({}) == CrmFieldConfig("GSTIN__c", "Company__c")
+    assert CrmFieldConfig.from_env({}) == CrmFieldConfig("GSTIN", "Company_Name")
     contact = contact_from_user(user(company="KN Agro", gstin=make_gstin()), config)
     assert contact["Firm"] == "KN Agro" and contact["GST_Number"] == make_gstin()
 
@@ -125,14 +126,31 @@ def test_empty_field_name_disables_the_field_and_keeps_the_value_in_description(
     )
     assert config == CrmFieldConfig(gstin_field=None, contact_company_field=None)
     contact = contact_from_user(user(company=LONG_COMPANY, gstin=make_gstin()), config)
-    assert "GSTIN__c" not in contact and "Company__c" not in contact
+    assert "GSTIN" not in contact and "Company_Name" not in contact
     assert f"GSTIN: {make_gstin()}" in contact["Description"]
     assert f"Company: {LONG_COMPANY.strip()}" in contact["Description"]
 
 
-def test_bad_field_api_name_is_refused() -> None:
+@pytest.mark.parametrize("name", ["GSTIN; DROP", "GSTIN__c", "KN_Reference_", "_KN", "1GSTIN",
+                                  "KN__Ref"])
+def test_bad_field_api_name_is_refused(name: str) -> None:
+    """Zoho: letters, digits, underscores; starts with a letter; no '__'; no trailing '_'."""
     with pytest.raises(ValueError, match="API name"):
-        CrmFieldConfig(gstin_field="GSTIN; DROP")
+        CrmFieldConfig(gstin_field=name)
+
+
+def test_defaults_are_legal_zoho_api_names_and_keys_are_configurable() -> None:
+    config = CrmFieldConfig.from_env({})
+    assert (config.gstin_field, config.contact_company_field, config.contact_key_field,
+            config.lead_reference_field) == ("GSTIN", "Company_Name", "KN_User_ID",
+                                             "KN_Reference")
+    custom = CrmFieldConfig.from_env({"KN_ZOHO_CRM_CONTACT_KEY_FIELD": "Storefront_ID",
+                                      "KN_ZOHO_CRM_LEAD_REFERENCE_FIELD": "Web_Ref"})
+    assert (custom.contact_key_field, custom.lead_reference_field) == ("Storefront_ID",
+                                                                       "Web_Ref")
+    assert contact_from_user(user(), custom)["Storefront_ID"] == user()["id"]
+    with pytest.raises(ValueError, match="KN_ZOHO_CRM_CONTACT_KEY_FIELD"):
+        CrmFieldConfig.from_env({"KN_ZOHO_CRM_CONTACT_KEY_FIELD": ""})
 
 
 def inquiry(**changes: object) -> dict:

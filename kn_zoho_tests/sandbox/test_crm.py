@@ -141,13 +141,16 @@ def test_leads_need_a_company(sandbox: Sandbox) -> None:
                                                   "json_path": "$.data[0].Company"}
 
 
-def test_custom_fields_are_kept_and_unknown_fields_dropped(sandbox: Sandbox) -> None:
-    reply = upsert(sandbox, {"Last_Name": "Rao", "Email": "c@x.in",
-                             "GSTIN__c": "36AABCU9603R1ZM", "Not_A_Field": "x"})
+def test_layout_fields_are_kept_and_unknown_fields_dropped(sandbox: Sandbox) -> None:
+    reply = upsert(sandbox, {"Last_Name": "Rao", "Email": "c@x.in", "GSTIN": "36AABCU9603R1ZM",
+                             "GSTIN__c": "36AABCU9603R1ZM", "Not_A_Field": "x",
+                             "Created_Time": "2020-01-01T00:00:00+05:30"})
+    assert reply.status_code == 200
     record_id = reply.json()["data"][0]["details"]["id"]
     record = sandbox.crm("GET", f"Contacts/{record_id}").json()["data"][0]
-    assert record["GSTIN__c"] == "36AABCU9603R1ZM"
-    assert "Not_A_Field" not in record
+    assert record["GSTIN"] == "36AABCU9603R1ZM"
+    assert "Not_A_Field" not in record and "GSTIN__c" not in record
+    assert record["Created_Time"] == "2026-01-01T05:30:00+05:30"  # read-only: ignored
     assert record["Owner"]["name"] == "KN Sandbox Admin"
 
 

@@ -16,6 +16,7 @@ from kn_zoho.defs.crm.assets import crm_contacts, crm_leads
 from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
+from kn_zoho.defs.status import status_job, status_schedule, sync_status
 
 
 def _optional(name: str) -> dict[str, EnvVar]:
@@ -45,13 +46,19 @@ def build_resources() -> dict[str, object]:
 
 def build_definitions() -> Definitions:
     """Built from the environment as it is now (the demo sets it before calling this)."""
+    # Every check here is evaluated every minute by zoho_status_job (add new ones here).
+    checks = [*queue_checks(crm_contacts, "crm_contact"),
+              *queue_checks(crm_leads, "crm_lead"),
+              *queue_checks(books_items, "books_item"),
+              *queue_checks(books_invoices, "books_invoice"),
+              *queue_checks(books_estimates, "books_estimate")]
+    job = status_job(checks)
     return Definitions(
-        assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates],
-        asset_checks=[*queue_checks(crm_contacts, "crm_contact"),
-                      *queue_checks(crm_leads, "crm_lead"),
-                      *queue_checks(books_items, "books_item"),
-                      *queue_checks(books_invoices, "books_invoice"),
-                      *queue_checks(books_estimates, "books_estimate")],
+        assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates,
+                sync_status],
+        asset_checks=checks,
+        jobs=[job],
+        schedules=[status_schedule(job)],
         sensors=[crm_contacts_sensor, crm_leads_sensor, books_items_sensor,
                  books_invoices_sensor, books_estimates_sensor, dead_letter_alerts],
         resources=build_resources(),

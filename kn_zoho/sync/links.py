@@ -1,0 +1,33 @@
+"""Deep links into the Dagster UI: a record's partition page on its asset.
+
+The base URL is ``KN_ZOHO_DAGSTER_URL`` (default the local ``dagster dev`` address), so the
+CLI, the alert email and the status tables all point at the deployment the admins open.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+DAGSTER_URL_ENV = "KN_ZOHO_DAGSTER_URL"
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
+
+# queue entity -> the Dagster asset whose partitions are its records
+ASSET_OF_ENTITY = {
+    "crm_contact": "crm_contacts",
+    "crm_lead": "crm_leads",
+    "books_item": "books_items",
+    "books_invoice": "books_invoices",
+    "books_estimate": "books_estimates",
+}
+
+
+def dagster_url() -> str:
+    return (os.environ.get(DAGSTER_URL_ENV) or DEFAULT_DAGSTER_URL).rstrip("/")
+
+
+def partition_url(entity: str, record_key: str) -> str:
+    """The partition page of ``record_key`` on its asset: status, metadata, Materialize."""
+    asset = ASSET_OF_ENTITY.get(entity, entity)
+    return (f"{dagster_url()}/assets/{quote(asset, safe='')}?view=partitions"
+            f"&partition={quote(record_key, safe='')}")

@@ -17,6 +17,7 @@ _LAZY_SUBCOMMANDS = {
     "api": "kn_zoho.zoho.cli:api_command",
     "sync": "kn_zoho.sync.cli:sync_group",
     "demo": "kn_zoho.demo:demo_command",
+    "find": "kn_zoho.find:find_command",
 }
 
 database_url_option = click.option(

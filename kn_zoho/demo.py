@@ -150,7 +150,7 @@ def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object
                    runs: list[dict[str, object]], dagster_home: str) -> None:
     """What a newcomer wants to know: what Zoho got, what failed and why, where to look."""
     from kn_zoho.storefront.records import records_needing_attention
-    from kn_zoho.sync.links import dagster_url, partition_url
+    from kn_zoho.sync.links import dagster_url, record_url
 
     attention = records_needing_attention(engine, limit=20)
     ok = sum(1 for r in runs if r["success"])
@@ -166,7 +166,7 @@ def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object
         for r in attention:
             lines += [f"  {r.entity} {r.record_key} ({r.label}): {r.status}, "
                       f"{r.last_error_code}: {r.last_error_message}",
-                      f"    {partition_url(r.entity, r.record_key)}"]
+                      f"    {record_url(r.entity, r.record_key)}"]
     else:
         lines.append("needs attention: nothing, every record synced")
     lines += ["see it in the Dagster UI:",

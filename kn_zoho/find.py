@@ -19,7 +19,7 @@ def find_command(database_url: str | None, text: str, limit: int) -> None:
     TEXT. Links use $KN_ZOHO_DAGSTER_URL (default http://127.0.0.1:3000)."""
     from kn_zoho.storefront import db
     from kn_zoho.storefront.records import find_records
-    from kn_zoho.sync.links import partition_url
+    from kn_zoho.sync.links import partition_url, record_url
 
     engine = db.create_engine(database_url)
     found = find_records(engine, text, limit=limit)
@@ -35,4 +35,5 @@ def find_command(database_url: str | None, text: str, limit: int) -> None:
             click.echo(f"  last error: {r.last_error_code}: {r.last_error_message}")
         if r.zoho_id:
             click.echo(f"  zoho id: {r.zoho_id}")
-        click.echo(f"  {partition_url(r.entity, r.record_key)}")
+        click.echo(f"  state and error: {record_url(r.entity, r.record_key)}")
+        click.echo(f"  retry (Materialize): {partition_url(r.entity, r.record_key)}")

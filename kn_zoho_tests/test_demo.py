@@ -42,7 +42,7 @@ def test_demo_syncs_everything_through_dagster_on_the_embedded_default(tmp_path:
     assert "created in Zoho (sandbox): 30 CRM contacts" in summary
     assert "needs attention (1):" in summary
     assert "bad.gstin@demo.knbio.in" in summary and "field 'gstin'" in summary
-    assert "http://127.0.0.1:3000/assets/crm_contacts?view=partitions&partition=" in summary
+    assert "http://127.0.0.1:3000/assets/crm_contacts?view=events&partition=" in summary
     assert "dagster dev -w workspace.yaml" in summary and "/assets/sync_status" in summary
     # Dagster's own chatter stays at WARNING without --verbose
     assert " - DEBUG - " not in result.stdout + result.stderr

@@ -22,7 +22,7 @@ from dagster import (
 from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.storefront import queue
 from kn_zoho.sync.alerts import AlertSettings, send_dead_letter_alerts
-from kn_zoho.sync.links import partition_url
+from kn_zoho.sync.links import record_url
 
 # A record that is due must be taken by a run within this long (the sensor ticks every 30 s;
 # the spec promises changes in Zoho within 5 minutes).
@@ -37,7 +37,7 @@ def _cell(text: object) -> str:
 def _table(entity: str, rows: list[sa.Row], columns: list[str]) -> str:
     lines = ["| record | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for row in rows:
-        link = f"[{row.record_key}]({partition_url(entity, row.record_key)})"
+        link = f"[{row.record_key}]({record_url(entity, row.record_key)})"
         lines.append(f"| {link} | " + " | ".join(_cell(getattr(row, c)) for c in columns)
                      + " |")
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from dagster import (
 
 from kn_zoho.storefront import records
 from kn_zoho.storefront.queue import MAX_ATTEMPTS
-from kn_zoho.sync.links import partition_url
+from kn_zoho.sync.links import partition_url, record_url
 from kn_zoho.sync.runner import RecordResult, SyncReport
 
 _FIELD = re.compile(r"field '([^']+)'|\(field ([^)]+)\)")
@@ -86,7 +86,7 @@ def record_events(context: AssetExecutionContext, report: SyncReport, engine: sa
             "attempt": result.attempt, "max_attempts": MAX_ATTEMPTS,
             "error_code": result.error_code or "", "error": result.error_message or "",
             "what_to_do": todo, "record": row.label if row else "",
-            "link": MetadataValue.url(partition_url(result.entity, result.record_key)),
+            "retry_here": MetadataValue.url(partition_url(result.entity, result.record_key)),
         }
         if result.status == "pending" and row:
             metadata["next_attempt_at"] = _when(row.next_attempt_at)
@@ -101,7 +101,7 @@ def failure_table(failures: Sequence[RecordResult]) -> str:
     rows = ["| record | state | attempt | error |", "|---|---|---|---|"]
     for f in failures:
         message = (f.error_message or "").replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| [{f.record_key}]({partition_url(f.entity, f.record_key)}) | "
+        rows.append(f"| [{f.record_key}]({record_url(f.entity, f.record_key)}) | "
                     f"{STATE_OF_STATUS.get(f.status, f.status)} | {f.attempt} | "
                     f"{f.error_code}: {message} |")
     return "\n".join(rows)

@@ -32,7 +32,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.storefront import records
-from kn_zoho.sync.links import partition_url
+from kn_zoho.sync.links import record_url
 
 LATEST_ATTEMPTS = 50
 ATTENTION_ROWS = 200
@@ -73,7 +73,7 @@ def _cell(text: object) -> str:
 
 
 def _link(entity: str, key: str) -> str:
-    return f"[{key}]({partition_url(entity, key)})"
+    return f"[{key}]({record_url(entity, key)})"
 
 
 def status_metadata(engine: sa.Engine) -> dict[str, object]:

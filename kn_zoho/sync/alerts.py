@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from kn_zoho.storefront import db
 from kn_zoho.storefront import records as queue_records
-from kn_zoho.sync.links import partition_url
+from kn_zoho.sync.links import partition_url, record_url
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,13 @@ def compose(records: Sequence[DeadRecord], settings: AlertSettings) -> EmailMess
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.recipients)
     lines = ["These storefront records failed every automatic attempt and are dead-lettered.",
-             "Fix the cause, then open the record's link below and click Materialize.", ""]
+             "Fix the cause, then open the record's retry link below and click Materialize.", ""]
     for r in records:
         label = f" ({r.label})" if r.label else ""
         lines += [f"- {r.entity} {r.record_key}{label}: {r.attempts} attempts; last error "
                   f"{r.error_code}: {r.error_message}",
-                  f"  {partition_url(r.entity, r.record_key)}"]
+                  f"  why: {record_url(r.entity, r.record_key)}",
+                  f"  retry: {partition_url(r.entity, r.record_key)}"]
     message.set_content("\n".join(lines))
     return message
 

@@ -1,4 +1,4 @@
-"""Deep links into the Dagster UI: a record's partition page on its asset.
+"""Deep links into the Dagster UI: a record's state and its partition page on its asset.
 
 The base URL is ``KN_ZOHO_DAGSTER_URL`` (default the local ``dagster dev`` address), so the
 CLI, the alert email and the status tables all point at the deployment the admins open.
@@ -26,8 +26,18 @@ def dagster_url() -> str:
     return (os.environ.get(DAGSTER_URL_ENV) or DEFAULT_DAGSTER_URL).rstrip("/")
 
 
-def partition_url(entity: str, record_key: str) -> str:
-    """The partition page of ``record_key`` on its asset: status, metadata, Materialize."""
+def _asset_url(entity: str, record_key: str, view: str) -> str:
     asset = ASSET_OF_ENTITY.get(entity, entity)
-    return (f"{dagster_url()}/assets/{quote(asset, safe='')}?view=partitions"
+    return (f"{dagster_url()}/assets/{quote(asset, safe='')}?view={view}"
             f"&partition={quote(record_key, safe='')}")
+
+
+def record_url(entity: str, record_key: str) -> str:
+    """The record's latest event on its asset's Events tab: its state (synced, retrying,
+    failed on bad data, dead), the error and what to do, with all their metadata."""
+    return _asset_url(entity, record_key, "events")
+
+
+def partition_url(entity: str, record_key: str) -> str:
+    """The record's partition page: its status colour and the Materialize button (retry)."""
+    return _asset_url(entity, record_key, "partitions")

@@ -64,8 +64,9 @@ def test_find_command_prints_state_error_and_a_link(seeded: sa.Engine, database_
     assert result.exit_code == 0, result.output
     assert f"crm_contact {user.id}  [failed, attempts 1]  {user.email}" in result.output
     assert "last error: INVALID_DATA: field 'gstin': bad" in result.output
-    assert (f"http://dagster.local:3000/assets/crm_contacts?view=partitions&partition={user.id}"
-            in result.output)
+    base = "http://dagster.local:3000/assets/crm_contacts"
+    assert f"state and error: {base}?view=events&partition={user.id}" in result.output
+    assert f"retry (Materialize): {base}?view=partitions&partition={user.id}" in result.output
     missing = CliRunner().invoke(main, ["find", "nobody@nowhere.in",
                                         "--database-url", database_url])
     assert missing.exit_code == 1

@@ -40,8 +40,9 @@ def test_dead_record_alerts_once(engine: sa.Engine, tmp_path: Path,
     assert user_id in body and "Zoho is down" in body and "ops@knbio.in" in body
     text = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default
                                     ).get_content()
-    assert (f"https://dagster.knbio.in/assets/crm_contacts?view=partitions&partition={user_id}"
-            in text)
+    base = "https://dagster.knbio.in/assets/crm_contacts"
+    assert f"why: {base}?view=events&partition={user_id}" in text
+    assert f"retry: {base}?view=partitions&partition={user_id}" in text
     assert "dead@example.in" in text  # the email the admin knows the user by
     assert send_dead_letter_alerts(engine, settings) == []
     assert len(list(tmp_path.glob("*.eml"))) == 1

@@ -96,15 +96,15 @@ def status_metadata(engine: sa.Engine) -> dict[str, object]:
             f"{_link(row.entity, row.record_key)} | "
             f"{_cell(labels.get((row.entity, row.record_key)))} | "
             f"{OUTCOME.get(row.status, row.status)} | {row.attempt} | {_cell(error)} |")
-    attention = ["| entity | record | email / number | state | attempts | next attempt (UTC) "
-                 "| last error |", "|---|---|---|---|---|---|---|"]
+    attention = ["| email / number | record | state | last error | attempts "
+                 "| next attempt (UTC) | entity |", "|---|---|---|---|---|---|---|"]
     for r in records.records_needing_attention(engine, limit=ATTENTION_ROWS):
         state = "retrying" if r.status == "pending" else r.status
         next_at = f"{r.next_attempt_at:%H:%M:%S}" if r.status == "pending" else ""
         attention.append(
-            f"| {r.entity} | {_link(r.entity, r.record_key)} | {_cell(r.label)} | {state} | "
-            f"{r.attempts} | {next_at} | {_cell(r.last_error_code)}: "
-            f"{_cell(r.last_error_message)} |")
+            f"| {_cell(r.label)} | {_link(r.entity, r.record_key)} | {state} | "
+            f"{_cell(r.last_error_code)}: {_cell(r.last_error_message)} | {r.attempts} | "
+            f"{next_at} | {r.entity} |")
     return {
         **{f"{name}_records": int(n) for name, n in counts.items()},
         **{name: int(n) for name, n in activity.items()},

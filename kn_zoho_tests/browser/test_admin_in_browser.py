@@ -131,6 +131,7 @@ def _status_lists(home: Path, email: str) -> bool:
 def test_admin_finds_a_record_by_email_sees_why_and_fixes_it(
         engine: sa.Engine, sandbox, dagster_dev: tuple[str, Path], browser,
         tmp_path: Path) -> None:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -192,20 +193,28 @@ def test_admin_finds_a_record_by_email_sees_why_and_fixes_it(
     with engine.begin() as conn:
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         conn.execute(sa.text("UPDATE users SET gstin = NULL WHERE id = :id"), {"id": key})
-    browser.get(f"{base}/assets/crm_contacts?view=partitions&partition={key}")
-    page_shows("did not materialize")
-    time.sleep(1)
-    dismiss_newsletter()
-    click("//button[contains(., 'Materialize')]")
-    page_shows("Launch 1 run")
-    time.sleep(1)  # the dialog's button is enabled once the partition selection has loaded
-    click("//button[normalize-space()='Launch 1 run']")
+    def materialize() -> bool:
+        """Materialize... then Launch 1 run; True once the UI confirms the launch."""
+        browser.get(f"{base}/assets/crm_contacts?view=partitions&partition={key}")
+        page_shows("did not materialize")
+        time.sleep(1)
+        dismiss_newsletter()
+        click("//button[contains(., 'Materialize')]")
+        page_shows("Launch 1 run")
+        time.sleep(2)  # the button is enabled once the dialog's partition selection loaded
+        click("//button[normalize-space()='Launch 1 run']")
+        try:
+            page_shows("Launched run", timeout=20)
+        except TimeoutException:  # the click fell on a button still disabled
+            return False
+        return True
+    _wait("the UI to launch the run", materialize, timeout=240, every=1)
 
     def green() -> bool:
         browser.refresh()
         try:
             page_shows("Latest materialization", timeout=20)
-        except Exception:
+        except TimeoutException:  # the page is still loading: try again
             return False
         text = browser.find_element(By.TAG_NAME, "body").text
         return "Materialized" in text and "did not materialize" not in text \

@@ -18,6 +18,7 @@ _LAZY_SUBCOMMANDS = {
     "sync": "kn_zoho.sync.cli:sync_group",
     "demo": "kn_zoho.demo:demo_command",
     "doctor": "kn_zoho.sync.doctor_cli:doctor_command",
+    "find": "kn_zoho.find:find_command",
 }
 
 database_url_option = click.option(

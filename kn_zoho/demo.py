@@ -8,8 +8,10 @@ on a persistent local instance, so `dagster dev` shows their history afterwards.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
+import warnings
 from pathlib import Path
 
 import click
@@ -18,6 +20,7 @@ from kn_zoho.cli import database_url_option
 from kn_zoho.storefront import db
 
 DEMO_CALLS_PER_MINUTE = 1200
+BAD_EMAIL = "bad.gstin@demo.knbio.in"
 
 
 def _dagster_home() -> Path:
@@ -29,7 +32,17 @@ def _dagster_home() -> Path:
     return home
 
 
-def _run_sensors_once(defs: object, instance: object) -> list[dict[str, object]]:
+def _run_config(verbose: bool) -> dict[str, object]:
+    """Dagster's own console logs at WARNING unless --verbose (DEBUG)."""
+    level = "DEBUG" if verbose else "WARNING"
+    logging.getLogger("dagster").setLevel(level)
+    if not verbose:  # e.g. Dagster's BetaWarning on every definition load
+        warnings.simplefilter("ignore")
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+def _run_sensors_once(defs: object, instance: object, run_config: dict[str, object]
+                      ) -> list[dict[str, object]]:
     """One tick of every sensor, and its run requests executed in-process."""
     from dagster import SensorResult, build_sensor_context, materialize
 
@@ -39,6 +52,7 @@ def _run_sensors_once(defs: object, instance: object) -> list[dict[str, object]]
     runs = []
     for sensor_def in defs.sensors:
         with build_sensor_context(instance=instance, resources=resources) as context:
+            context.log.setLevel(run_config["loggers"]["console"]["config"]["log_level"])
             result = sensor_def(context)
         if not isinstance(result, SensorResult):  # e.g. the dead-letter alerts: nothing to run
             continue
@@ -49,7 +63,7 @@ def _run_sensors_once(defs: object, instance: object) -> list[dict[str, object]]
         for request in result.run_requests:
             run = materialize(assets, instance=instance, resources=resources,
                               tags={**request.tags, SENSOR_TAG: sensor_def.name},
-                              raise_on_error=False)
+                              run_config=run_config, raise_on_error=False)
             runs.append({"sensor": sensor_def.name, "run_id": run.run_id,
                          "success": run.success})
     return runs
@@ -59,7 +73,8 @@ def _run_sensors_once(defs: object, instance: object) -> list[dict[str, object]]
 @database_url_option
 @click.option("--users", default=200, show_default=True)
 @click.option("--orders", default=100, show_default=True)
-def demo_command(database_url: str | None, users: int, orders: int) -> None:
+@click.option("--verbose", is_flag=True, help="Show Dagster's own DEBUG logs.")
+def demo_command(database_url: str | None, users: int, orders: int, verbose: bool) -> None:
     """Seed the embedded storefront and sync it to the bundled Zoho sandbox through Dagster."""
     from dagster import DagsterInstance
 
@@ -75,8 +90,10 @@ def demo_command(database_url: str | None, users: int, orders: int) -> None:
     upgrade(engine, with_baseline=True)
     summary = seed(engine, users=users, products=20, orders=orders, inquiries=40,
                    quote_requests=10, approved_quotes=5)
+    _add_bad_record(engine)
     click.echo(f"storefront: {db.redact_url(engine.url.render_as_string(False))}")
-    click.echo(f"seeded: {json.dumps(summary.__dict__)}")
+    click.echo(f"seeded: {json.dumps(summary.__dict__)} + 1 user with a bad GSTIN "
+               f"({BAD_EMAIL}), to show a failure")
 
     state_file = db.data_dir() / "sandbox-state.json"
     # The demo's own sandbox allows more calls a minute than real Zoho (100), and the client
@@ -95,11 +112,15 @@ def demo_command(database_url: str | None, users: int, orders: int) -> None:
         from kn_zoho.definitions import build_definitions
 
         defs = build_definitions()
+        run_config = _run_config(verbose)
         with DagsterInstance.get() as instance:
-            runs = _run_sensors_once(defs, instance)
+            runs = _run_sensors_once(defs, instance, run_config)
+            # the status page and the health checks, as the every-minute schedule would
+            defs.resolve_job_def("zoho_status_job").execute_in_process(
+                instance=instance, run_config=run_config, raise_on_error=False)
         for run in runs:
             click.echo(f"run {run['run_id']} ({run['sensor']}): "
-                       f"{'success' if run['success'] else 'FAILED (see the Dagster UI)'}")
+                       f"{'success' if run['success'] else 'failed (see below)'}")
         import requests
 
         stats = requests.get(f"{sandbox.base_url}/__sandbox/stats", timeout=10).json()
@@ -111,5 +132,46 @@ def demo_command(database_url: str | None, users: int, orders: int) -> None:
     click.echo(f"zoho API calls: {stats['requests_total']}, token refreshes: "
                f"{stats['token_refreshes']}")
     click.echo(f"queue: {json.dumps(queue.status_counts(engine))}")
-    click.echo(f"Dagster history in {os.environ['DAGSTER_HOME']}: open it with "
-               f"`DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml`")
+    _print_summary(engine, held, stats, runs, os.environ["DAGSTER_HOME"])
+
+
+def _add_bad_record(engine: object) -> None:
+    """One user whose GSTIN fails validation: the demo then shows what a failure looks like."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO users (email, full_name, customer_type, gstin, billing_state) "
+            "VALUES (:email, 'Demo Bad GSTIN', 'b2b', '29AAAAA0000A1Z0', 'KA') "
+            "ON CONFLICT (email) DO NOTHING"), {"email": BAD_EMAIL})
+
+
+def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object],
+                   runs: list[dict[str, object]], dagster_home: str) -> None:
+    """What a newcomer wants to know: what Zoho got, what failed and why, where to look."""
+    from kn_zoho.storefront.records import records_needing_attention
+    from kn_zoho.sync.links import dagster_url, record_url
+
+    attention = records_needing_attention(engine, limit=20)
+    ok = sum(1 for r in runs if r["success"])
+    lines = ["", "== demo summary ==",
+             f"created in Zoho (sandbox): {held['crm_contacts']} CRM contacts, "
+             f"{held['crm_leads']} CRM leads, {held['books_contacts']} Books customers, "
+             f"{held['books_items']} items, {held['books_invoices']} invoices with "
+             f"{held['books_payments']} payments, {held['books_estimates']} estimates "
+             f"({stats['requests_total']} Zoho API calls)",
+             f"Dagster runs: {ok} succeeded, {len(runs) - ok} failed"]
+    if attention:
+        lines.append(f"needs attention ({len(attention)}):")
+        for r in attention:
+            lines += [f"  {r.entity} {r.record_key} ({r.label}): {r.status}, "
+                      f"{r.last_error_code}: {r.last_error_message}",
+                      f"    {record_url(r.entity, r.record_key)}"]
+    else:
+        lines.append("needs attention: nothing, every record synced")
+    lines += ["see it in the Dagster UI:",
+              f"  DAGSTER_HOME={shlex.quote(dagster_home)} dagster dev -w workspace.yaml",
+              f"  then open {dagster_url()}/assets/sync_status (latest attempts, records "
+              "needing attention, counts over time)",
+              f"find a record by email, phone, order number or SKU: kn-zoho find {BAD_EMAIL}"]
+    click.echo("\n".join(lines))

@@ -31,9 +31,21 @@ def test_demo_syncs_everything_through_dagster_on_the_embedded_default(tmp_path:
                       .split(": ", 1)[1])
     queue = json.loads(next(line for line in lines if line.startswith("queue:"))
                        .split(": ", 1)[1])
-    assert held["crm_contacts"] == 30
+    assert held["crm_contacts"] == 30  # the 31st user has a bad GSTIN on purpose
     assert held["books_invoices"] == held["books_payments"] > 0
-    assert queue["pending"] == queue["failed"] == queue["dead"] == 0
-    assert all("success" in line for line in lines if line.startswith("run "))
+    assert queue["pending"] == queue["dead"] == 0
+    assert queue["failed"] == 1
+    failed_runs = [line for line in lines if line.startswith("run ") and "success" not in line]
+    assert len(failed_runs) == 1 and "crm_contacts_sensor" in failed_runs[0]
+    # the readable summary: what Zoho got, what failed and why, where to look
+    summary = result.stdout.split("== demo summary ==", 1)[1]
+    assert "created in Zoho (sandbox): 30 CRM contacts" in summary
+    assert "needs attention (1):" in summary
+    assert "bad.gstin@demo.knbio.in" in summary and "field 'gstin'" in summary
+    assert "http://127.0.0.1:3000/assets/crm_contacts?view=events&partition=" in summary
+    assert "dagster dev -w workspace.yaml" in summary and "/assets/sync_status" in summary
+    # Dagster's own chatter stays at WARNING without --verbose
+    assert " - DEBUG - " not in result.stdout + result.stderr
+    assert " - INFO - " not in result.stdout + result.stderr
     # the runs are in Dagster's own storage, for `dagster dev` to show
     assert (tmp_path / ".kn_zoho" / "dagster_home" / "dagster.yaml").exists()

@@ -7,6 +7,7 @@ mail that could not be sent is tried again on the next tick.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import smtplib
@@ -20,6 +21,8 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from kn_zoho.storefront import db
+from kn_zoho.storefront import records as queue_records
+from kn_zoho.sync.links import partition_url, record_url
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ class DeadRecord:
     attempts: int
     error_code: str | None
     error_message: str | None
+    label: str = ""  # email / number / name the admin knows the record by
 
 
 class Mailer(Protocol):
@@ -95,11 +99,25 @@ def compose(records: Sequence[DeadRecord], settings: AlertSettings) -> EmailMess
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.recipients)
     lines = ["These storefront records failed every automatic attempt and are dead-lettered.",
-             "Fix the cause, then re-materialise the record's partition in the Dagster UI.", ""]
-    lines += [f"- {r.entity} {r.record_key}: {r.attempts} attempts; last error "
-              f"{r.error_code}: {r.error_message}" for r in records]
+             "Fix the cause, then open the record's retry link below and click Materialize.", ""]
+    for r in records:
+        label = f" ({r.label})" if r.label else ""
+        lines += [f"- {r.entity} {r.record_key}{label}: {r.attempts} attempts; last error "
+                  f"{r.error_code}: {r.error_message}",
+                  f"  why: {record_url(r.entity, r.record_key)}",
+                  f"  retry: {partition_url(r.entity, r.record_key)}"]
     message.set_content("\n".join(lines))
     return message
+
+
+def _with_labels(engine: sa.Engine, records: list[DeadRecord]) -> list[DeadRecord]:
+    labelled = []
+    for entity in sorted({r.entity for r in records}):
+        rows = [r for r in records if r.entity == entity]
+        found = queue_records.records_by_key(engine, entity, [r.record_key for r in rows])
+        labelled += [dataclasses.replace(r, label=found[r.record_key].label)
+                     if r.record_key in found else r for r in rows]
+    return labelled
 
 
 def send_dead_letter_alerts(engine: sa.Engine, settings: AlertSettings) -> list[DeadRecord]:
@@ -112,6 +130,7 @@ def send_dead_letter_alerts(engine: sa.Engine, settings: AlertSettings) -> list[
         records = [DeadRecord(*row) for row in rows]
         if not records:
             return []
+        records = _with_labels(engine, records)
         settings.mailer.send(compose(records, settings))
         conn.execute(sa.text(
             "UPDATE integration.zoho_sync_queue SET alerted_at = now() "

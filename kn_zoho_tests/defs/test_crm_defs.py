@@ -8,16 +8,22 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from dagster import (
     AssetKey,
+    AssetObservation,
     AssetPartitionStatus,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     SensorResult,
     build_sensor_context,
     materialize,
 )
+from dagster._core.event_api import AssetRecordsFilter
+from dagster._core.utils import make_new_run_id
 
 from kn_zoho.defs.crm.assets import crm_contact_partitions, crm_contacts
 from kn_zoho.defs.crm.sensors import crm_contacts_sensor
 from kn_zoho.defs.queue_assets import SENSOR_TAG
+from kn_zoho.defs.queue_sensor import LAUNCH_TAG, LOST_LAUNCH_AFTER
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoCrmResource
 from kn_zoho.sandbox import credentials
 from kn_zoho.storefront.seed import seed
@@ -44,9 +50,8 @@ def resources(database_url: str, sandbox, monkeypatch: pytest.MonkeyPatch) -> di
     return {"storefront": storefront, "zoho_crm": zoho}
 
 
-def _tick(instance: DagsterInstance, resources: dict, cursor: str | None = None
-          ) -> SensorResult:
-    context = build_sensor_context(instance=instance, cursor=cursor,
+def _tick(instance: DagsterInstance, resources: dict) -> SensorResult:
+    context = build_sensor_context(instance=instance,
                                    resources={"storefront": resources["storefront"]})
     result = crm_contacts_sensor(context)
     for request in result.dynamic_partitions_requests or []:
@@ -68,6 +73,19 @@ def _launch(instance: DagsterInstance, resources: dict, result: SensorResult) ->
 
 def _statuses(instance: DagsterInstance, keys: list[str]) -> dict[str, AssetPartitionStatus]:
     return instance.get_status_by_partition(ASSET, keys, crm_contact_partitions)
+
+
+def _observations(instance: DagsterInstance, key: str) -> list[AssetObservation]:
+    """The observations on one partition, newest first."""
+    records = instance.fetch_observations(
+        AssetRecordsFilter(asset_key=ASSET, asset_partitions=[key]), limit=20).records
+    return [r.asset_observation for r in records]
+
+
+def _age_launches(engine: sa.Engine, minutes: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE integration.sensor_launches SET launched_at = "
+                             "launched_at - make_interval(secs => :s)"), {"s": minutes * 60})
 
 
 def _user_ids(engine: sa.Engine) -> list[str]:
@@ -96,9 +114,18 @@ def test_sensor_run_marks_exactly_the_failed_record_and_manual_retry_fixes_it(
     assert sorted(e.partition_key for e in events) == sorted(u for u in users if u != bad)
     metadata = events[0].asset_materialization.metadata
     assert metadata["zoho_id"].value and metadata["operation"].value == "upsert:insert"
+    assert "@" in events[0].asset_materialization.description  # the user's email, searchable
+    # the failed partition says why, on the partition itself
+    observed = _observations(instance, bad)
+    assert len(observed) == 1
+    assert observed[0].metadata["state"].value == "failed on bad data"
+    assert observed[0].metadata["field"].value == "gstin"
+    assert "gstin" in observed[0].metadata["what_to_do"].value
+    assert "failed on bad data" in observed[0].description
+    assert tick.cursor is None  # sensor state lives in Postgres, not in the cursor
 
     # permanent failure: the sensor launches nothing more for it
-    assert _tick(instance, resources, tick.cursor).run_requests == []
+    assert _tick(instance, resources).run_requests == []
 
     # manual retry (Materialize on the partition) while the data is still bad: fails again
     assert not materialize([crm_contacts], instance=instance, partition_key=bad,
@@ -113,17 +140,23 @@ def test_sensor_run_marks_exactly_the_failed_record_and_manual_retry_fixes_it(
     assert len(sandbox.records("crm_contacts")) == 6
 
 
-def test_transient_failures_are_relaunched_by_the_sensor_as_a_contiguous_range(
+def test_transient_failures_are_retrying_not_red_and_relaunched_when_the_run_ended(
         engine: sa.Engine, instance: DagsterInstance, resources: dict, sandbox) -> None:
     seed(engine, users=4, products=1, orders=0, inquiries=0, quote_requests=0)
     users = _user_ids(engine)
     sandbox.faults(error_rate=1.0)
     tick = _tick(instance, resources)
-    assert _launch(instance, resources, tick) == [False]
-    assert set(_statuses(instance, users).values()) == {AssetPartitionStatus.FAILED}
+    assert tick.run_requests[0].asset_check_keys == []  # checks run on their own schedule
+    # only transient failures: nothing failed for good, so the run and partitions are not red
+    assert _launch(instance, resources, tick) == [True]
+    assert AssetPartitionStatus.FAILED not in set(_statuses(instance, users).values())
+    state = _observations(instance, users[0])[0].metadata
+    assert state["state"].value == "retrying"
+    assert (state["attempt"].value, state["max_attempts"].value) == (1, 5)
+    assert state["next_attempt_at"].value.endswith("UTC") and state["error"].value
 
     sandbox.faults(error_rate=0)
-    # the first tick's keys are remembered for a while; a later tick (fresh cursor) retries
+    # the run that had the records has ended and they are due again: relaunched at once
     retry = _tick(instance, resources)
     assert len(retry.run_requests) == 1
     assert retry.dynamic_partitions_requests == []
@@ -132,13 +165,34 @@ def test_transient_failures_are_relaunched_by_the_sensor_as_a_contiguous_range(
     assert len(instance.fetch_materializations(ASSET, limit=100).records) == 4
 
 
-def test_sensor_does_not_relaunch_keys_it_just_launched(
+def test_sensor_does_not_relaunch_keys_while_their_run_is_queued_or_running(
         engine: sa.Engine, instance: DagsterInstance, resources: dict, sandbox) -> None:
     seed(engine, users=3, products=1, orders=0, inquiries=0, quote_requests=0)
     first = _tick(instance, resources)
     assert len(first.run_requests) == 1
-    # the run has not started yet: the next tick must not launch the same records again
-    assert _tick(instance, resources, first.cursor).run_requests == []
+    # the daemon has not created the run yet: the next tick must not launch the records again
+    assert _tick(instance, resources).run_requests == []
+    # the run exists and is running, even long after the launch: still held
+    launch_id = first.run_requests[0].tags[LAUNCH_TAG]
+    run = instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id=make_new_run_id(),
+                                      status=DagsterRunStatus.STARTED,
+                                      tags={LAUNCH_TAG: launch_id}))
+    _age_launches(engine, minutes=30)
+    assert _tick(instance, resources).run_requests == []
+    # it ended without taking them (e.g. canceled): the records go out again at once
+    instance.report_run_canceled(run)
+    again = _tick(instance, resources)
+    assert len(again.run_requests) == 1
+    assert again.run_requests[0].tags[LAUNCH_TAG] != launch_id
+
+
+def test_a_launch_whose_run_never_appeared_is_relaunched_after_a_grace(
+        engine: sa.Engine, instance: DagsterInstance, resources: dict, sandbox) -> None:
+    seed(engine, users=2, products=1, orders=0, inquiries=0, quote_requests=0)
+    assert len(_tick(instance, resources).run_requests) == 1
+    assert _tick(instance, resources).run_requests == []
+    _age_launches(engine, minutes=LOST_LAUNCH_AFTER.total_seconds() / 60 + 1)
+    assert len(_tick(instance, resources).run_requests) == 1
 
 
 def test_wrong_field_layout_fails_the_run_once_and_leaves_every_record_pending(

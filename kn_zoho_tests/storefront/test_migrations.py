@@ -10,7 +10,8 @@ from kn_zoho.cli import main
 from kn_zoho.storefront import db
 
 INTEGRATION_TABLES = ["zoho_sync_queue", "zoho_sync_logs", "zoho_oauth_tokens",
-                      "zoho_rate_limits", "stock_movements", "schema_migrations"]
+                      "zoho_rate_limits", "stock_movements", "schema_migrations",
+                      "sensor_launches"]
 
 REQUIRED_COLUMNS = {
     ("public", "users"): ["id", "email", "full_name", "phone", "company", "gstin",
@@ -37,6 +38,7 @@ REQUIRED_COLUMNS = {
                                          "payload_hash", "zoho_id", "last_error_message"],
     ("integration", "zoho_oauth_tokens"): ["account_key", "access_token_encrypted",
                                            "api_domain", "expires_at"],
+    ("integration", "sensor_launches"): ["entity", "record_key", "launch_id", "launched_at"],
 }
 
 

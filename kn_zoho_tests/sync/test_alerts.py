@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -26,7 +28,9 @@ def _kill_one_user(engine: sa.Engine) -> str:
     return user_id
 
 
-def test_dead_record_alerts_once(engine: sa.Engine, tmp_path: Path) -> None:
+def test_dead_record_alerts_once(engine: sa.Engine, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KN_ZOHO_DAGSTER_URL", "https://dagster.knbio.in/")
     user_id = _kill_one_user(engine)
     settings = AlertSettings(("ops@knbio.in",), "kn-zoho@knbio.in", OutboxMailer(tmp_path))
     alerted = send_dead_letter_alerts(engine, settings)
@@ -34,6 +38,12 @@ def test_dead_record_alerts_once(engine: sa.Engine, tmp_path: Path) -> None:
     [mail] = list(tmp_path.glob("*.eml"))
     body = mail.read_text()
     assert user_id in body and "Zoho is down" in body and "ops@knbio.in" in body
+    text = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default
+                                    ).get_content()
+    base = "https://dagster.knbio.in/assets/crm_contacts"
+    assert f"why: {base}?view=events&partition={user_id}" in text
+    assert f"retry: {base}?view=partitions&partition={user_id}" in text
+    assert "dead@example.in" in text  # the email the admin knows the user by
     assert send_dead_letter_alerts(engine, settings) == []
     assert len(list(tmp_path.glob("*.eml"))) == 1
 

@@ -8,7 +8,7 @@ from kn_zoho.defs.books.assets import (
     books_item_partitions,
     books_items,
 )
-from kn_zoho.defs.queue_assets import queue_sensor
+from kn_zoho.defs.queue_sensor import queue_sensor
 
 books_items_sensor = queue_sensor(asset_def=books_items, entity="books_item",
                                   partitions_def=books_item_partitions, product="books")

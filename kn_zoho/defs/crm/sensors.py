@@ -6,7 +6,7 @@ from kn_zoho.defs.crm.assets import (
     crm_lead_partitions,
     crm_leads,
 )
-from kn_zoho.defs.queue_assets import queue_sensor
+from kn_zoho.defs.queue_sensor import queue_sensor
 
 crm_contacts_sensor = queue_sensor(asset_def=crm_contacts, entity="crm_contact",
                                    partitions_def=crm_contact_partitions, product="crm")

@@ -118,8 +118,9 @@ def sandbox(sandbox_server: object) -> Iterator[SandboxAdmin]:
     admin = SandboxAdmin(sandbox_server.base_url)
     admin.post("/__sandbox/reset")
     yield admin
-    admin.post("/__sandbox/faults", {"error_rate": 0, "lost_response_rate": 0,
-                                     "latency_ms": 0, "timeout_rate": 0})
+    admin.post("/__sandbox/faults", {"error_rate": 0, "write_error_rate": 0,
+                                     "lost_response_rate": 0, "latency_ms": 0,
+                                     "timeout_rate": 0})
 
 
 class SandboxAdmin:

@@ -84,7 +84,7 @@ def zoho_endpoint(service: Service, handler: Handler) -> Endpoint:
 
 async def _run(service: Service, handler: Handler, request: Request,
                state: SandboxState) -> Response:
-    plan = state.draw_faults()
+    plan = state.draw_faults(request.method)
     if plan.latency_seconds:
         await asyncio.sleep(plan.latency_seconds)
     if plan.hang_seconds is not None:

@@ -51,6 +51,7 @@ class Faults:
     """Injected misbehaviour of CRM/Books calls (never of OAuth or the admin API)."""
 
     error_rate: float = 0.0
+    write_error_rate: float = 0.0  # 500s on writes only (reads such as settings/fields work)
     lost_response_rate: float = 0.0
     latency_ms: float = 0.0
     timeout_rate: float = 0.0
@@ -188,7 +189,7 @@ class SandboxState:
 
     # --- faults -------------------------------------------------------------------------
 
-    def draw_faults(self) -> FaultPlan:
+    def draw_faults(self, method: str = "GET") -> FaultPlan:
         """Decide, from the seeded RNG, how the next CRM/Books call misbehaves."""
         with self.lock:
             faults, rng = self.faults, self.fault_rng
@@ -199,7 +200,8 @@ class SandboxState:
             plan = FaultPlan(
                 latency_seconds=faults.latency_ms / 1000,
                 hang_seconds=faults.timeout_seconds if happens(faults.timeout_rate) else None,
-                fail=happens(faults.error_rate),
+                fail=happens(faults.error_rate)
+                or (method != "GET" and happens(faults.write_error_rate)),
                 lose_response=happens(faults.lost_response_rate),
             )
             if plan.hang_seconds is not None or plan.fail or plan.lose_response:

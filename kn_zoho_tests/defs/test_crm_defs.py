@@ -144,7 +144,7 @@ def test_transient_failures_are_retrying_not_red_and_relaunched_when_the_run_end
         engine: sa.Engine, instance: DagsterInstance, resources: dict, sandbox) -> None:
     seed(engine, users=4, products=1, orders=0, inquiries=0, quote_requests=0)
     users = _user_ids(engine)
-    sandbox.faults(error_rate=1.0)
+    sandbox.faults(write_error_rate=1.0)  # reads (the CRM field check) work
     tick = _tick(instance, resources)
     assert tick.run_requests[0].asset_check_keys == []  # checks run on their own schedule
     # only transient failures: nothing failed for good, so the run and partitions are not red
@@ -155,7 +155,7 @@ def test_transient_failures_are_retrying_not_red_and_relaunched_when_the_run_end
     assert (state["attempt"].value, state["max_attempts"].value) == (1, 5)
     assert state["next_attempt_at"].value.endswith("UTC") and state["error"].value
 
-    sandbox.faults(error_rate=0)
+    sandbox.faults(write_error_rate=0)
     # the run that had the records has ended and they are due again: relaunched at once
     retry = _tick(instance, resources)
     assert len(retry.run_requests) == 1

@@ -711,8 +711,10 @@ def _sold(data: SeedData) -> dict[Any, int]:
 def _restore_updated_at(conn: sa.Connection, name: str, rows: list[Row]) -> None:
     """Checkout stamps now(); the seed's rows keep their calendar's times."""
     if rows:
-        conn.execute(sa.text(f"UPDATE public.{name} SET updated_at = :updated_at WHERE id = :id"),
-                     [{"id": row["id"], "updated_at": row["updated_at"]} for row in rows])
+        table = _table(name, ("id", "updated_at"))
+        conn.execute(table.update().where(table.c.id == sa.bindparam("row_id"))
+                     .values(updated_at=sa.bindparam("stamp")),
+                     [{"row_id": row["id"], "stamp": row["updated_at"]} for row in rows])
 
 
 def seed(engine: sa.Engine, *, users: int = 50, products: int = 20, orders: int = 100,

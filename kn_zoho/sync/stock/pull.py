@@ -101,7 +101,7 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
     owed = pending(conn)          # after the row locks: every committed change is in it
     unknown = unknown_outcome(conn)
     previous = dict(conn.execute(sa.text(
-        "SELECT sku, out_of_step FROM integration.stock_levels")).tuples().all())
+        "SELECT sku, out_of_step FROM integration.stock_levels")).all())
     conn.execute(sa.text("SELECT set_config('kn_zoho.change_source', 'zoho', true)"))
     levels = []
     for product in products:

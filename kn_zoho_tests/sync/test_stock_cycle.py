@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront.seed import seed
@@ -114,10 +115,8 @@ def test_push_killed_after_books_stored_it_is_adopted_not_resent(
         raise SystemExit("killed after Books stored it")
 
     monkeypatch.setattr(books_clients.books, "create_inventory_adjustment", killed)
-    try:
+    with pytest.raises(SystemExit):
         push(engine, books_clients.books)
-    except SystemExit:
-        pass
     monkeypatch.undo()
     report = push(engine, books_clients.books)
 

@@ -17,6 +17,7 @@ _LAZY_SUBCOMMANDS = {
     "api": "kn_zoho.zoho.cli:api_command",
     "sync": "kn_zoho.sync.cli:sync_group",
     "demo": "kn_zoho.demo:demo_command",
+    "stock": "kn_zoho.sync.stock.cli:stock_group",
 }
 
 database_url_option = click.option(

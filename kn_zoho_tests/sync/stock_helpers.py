@@ -31,7 +31,7 @@ def adjustments(sandbox: Any) -> list[dict[str, Any]]:
 
 def sync_books(engine: sa.Engine, clients: ZohoClients) -> None:
     for flow in books_flows(clients):
-        run_flow(engine, flow)
+        run_flow(engine, flow, retry_base=0)
 
 
 def cycle(engine: sa.Engine, clients: ZohoClients) -> dict[str, Any]:

@@ -29,6 +29,13 @@ from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
 from kn_zoho.defs.retirement import retirement_job, retirement_schedule
+from kn_zoho.defs.stock import (
+    books_stock_adjustments,
+    stock_in_step,
+    stock_pull,
+    stock_sync_job,
+    stock_sync_schedule,
+)
 
 retire_synced_partitions = retirement_job([
     (crm_contact_partitions, "crm_contact"), (crm_lead_partitions, "crm_lead"),
@@ -64,16 +71,17 @@ def build_resources() -> dict[str, object]:
 def build_definitions() -> Definitions:
     """Built from the environment as it is now (the demo sets it before calling this)."""
     return Definitions(
-        assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates],
+        assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates,
+                books_stock_adjustments, stock_pull],
         asset_checks=[*queue_checks(crm_contacts, "crm_contact"),
                       *queue_checks(crm_leads, "crm_lead"),
                       *queue_checks(books_items, "books_item"),
                       *queue_checks(books_invoices, "books_invoice"),
-                      *queue_checks(books_estimates, "books_estimate")],
+                      *queue_checks(books_estimates, "books_estimate"), stock_in_step],
         sensors=[crm_contacts_sensor, crm_leads_sensor, books_items_sensor,
                  books_invoices_sensor, books_estimates_sensor, dead_letter_alerts],
-        jobs=[retire_synced_partitions],
-        schedules=[retirement_schedule(retire_synced_partitions)],
+        jobs=[retire_synced_partitions, stock_sync_job],
+        schedules=[retirement_schedule(retire_synced_partitions), stock_sync_schedule],
         resources=build_resources(),
     )
 

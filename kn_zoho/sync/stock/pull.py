@@ -34,7 +34,8 @@ class Level:
     pending: int
     out_of_step: int
     reason: str | None
-    before: int
+    before: int                    # storefront stock before this pull
+    books_before: int | None       # Books stock at the previous snapshot
 
 
 @dataclass
@@ -50,6 +51,13 @@ class PullReport:
     def drift(self) -> list[str]:
         """SKUs not in step after this pull (storefront != Books + P)."""
         return [level.sku for level in self.levels if level.out_of_step]
+
+    @property
+    def books_changed(self) -> list[Level]:
+        """SKUs whose Books stock moved since the previous snapshot, largest move first."""
+        moved = [level for level in self.levels if level.books_before is not None
+                 and level.books is not None and level.books != level.books_before]
+        return sorted(moved, key=lambda level: -abs(level.books - level.books_before))
 
     @property
     def total_units(self) -> int:
@@ -100,8 +108,8 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
         "ORDER BY id FOR UPDATE")).all()
     owed = pending(conn)          # after the row locks: every committed change is in it
     unknown = unknown_outcome(conn)
-    previous = dict(conn.execute(sa.text(
-        "SELECT sku, out_of_step FROM integration.stock_levels")).all())
+    previous = {row.sku: row for row in conn.execute(sa.text(
+        "SELECT sku, books_stock, out_of_step FROM integration.stock_levels"))}
     conn.execute(sa.text("SELECT set_config('kn_zoho.change_source', 'zoho', true)"))
     levels = []
     for product in products:
@@ -128,9 +136,10 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
             except sa.exc.DBAPIError as error:
                 reason = f"refused: {str(error.orig).splitlines()[0]}"
         in_step = books_units is not None and stock == books_units + p.total
+        last = previous.get(product.sku)
         levels.append(Level(product.sku, books_units, stock, p.total,
-                            0 if in_step else previous.get(product.sku, 0) + 1, reason,
-                            product.stock_quantity))
+                            0 if in_step else (last.out_of_step if last else 0) + 1, reason,
+                            product.stock_quantity, last.books_stock if last else None))
     conn.execute(sa.text("SELECT set_config('kn_zoho.change_source', '', true)"))
     if levels:
         conn.execute(sa.text("""

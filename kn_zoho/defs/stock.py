@@ -4,6 +4,7 @@ schedule running both every minute, and the ``stock_in_step`` check.
 Thin: the work is :mod:`kn_zoho.sync.stock`; these only call it and publish metadata.
 """
 
+import os
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from kn_zoho.sync.stock.pull import pull
 from kn_zoho.sync.stock.push import push
 
 GROUP = "stock"
+SCHEDULE_MINUTES_ENV = "KN_ZOHO_STOCK_SCHEDULE_MINUTES"
 OUT_OF_STEP_SNAPSHOTS = 2  # true drift: out of step on two snapshots running
 
 
@@ -108,7 +110,25 @@ stock_sync_job = define_asset_job(
     "stock_sync", selection=AssetSelection.assets(books_stock_adjustments, stock_pull),
     description="Push storefront stock changes to Books, then pull Books stock.")
 
-stock_sync_schedule = ScheduleDefinition(
-    job=stock_sync_job, cron_schedule="* * * * *", default_status=DefaultScheduleStatus.RUNNING,
-    description="Both directions every minute (Books calls: 1 adjustment when something "
-    "changed + ceil(items/200) for the snapshot).")
+
+
+def stock_schedule_minutes() -> int:
+    """``KN_ZOHO_STOCK_SCHEDULE_MINUTES`` (default 1): the stock cycle's period, 1 to 60."""
+    raw = os.environ.get(SCHEDULE_MINUTES_ENV, "").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 60:
+        raise ValueError(f"{SCHEDULE_MINUTES_ENV}={raw!r}: expected whole minutes, 1 to 60")
+    return int(raw)
+
+
+def stock_schedule() -> ScheduleDefinition:
+    """Both directions every N minutes; each run costs 1 adjustment call when the storefront
+    changed + ceil(items/200) calls for the snapshot."""
+    minutes = stock_schedule_minutes()
+    return ScheduleDefinition(
+        name="stock_sync_schedule", job=stock_sync_job,
+        cron_schedule="* * * * *" if minutes == 1 else f"*/{minutes} * * * *",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=f"Stock both ways every {minutes} minute(s).")
+
+
+stock_sync_schedule = stock_schedule()

@@ -90,3 +90,13 @@ def test_stock_job_pushes_pulls_and_checks(engine: sa.Engine, database_url: str,
         assert check.metadata["largest_gap_units"].value == shelf + 5  # shelf - (-5)
         assert store_stock(engine)[sku] == shelf  # the refused SKU kept its stock
     clients.close()
+
+
+def test_schedule_period_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kn_zoho.defs.stock import stock_schedule
+
+    monkeypatch.setenv("KN_ZOHO_STOCK_SCHEDULE_MINUTES", "5")
+    assert stock_schedule().cron_schedule == "*/5 * * * *"
+    monkeypatch.setenv("KN_ZOHO_STOCK_SCHEDULE_MINUTES", "0")
+    with pytest.raises(ValueError, match="KN_ZOHO_STOCK_SCHEDULE_MINUTES"):
+        stock_schedule()

@@ -182,3 +182,25 @@ def test_invoice_marked_sent_during_a_snapshot_waits_for_the_apply(
     assert store_stock(engine) == truth  # no double count of the 3 units
     cycle(engine, books_clients)
     assert store_stock(engine) == books_stock(books_sandbox) == truth
+
+
+def test_a_sku_books_refuses_does_not_hold_back_the_others(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients: object) -> None:
+    _seeded(engine, books_clients)
+    cycle(engine, books_clients)
+    good, bad = sorted(store_stock(engine))[:2]
+    admin_edit(engine, good, 3)
+    admin_edit(engine, bad, 4)
+    with engine.begin() as conn:  # its item is gone from Books
+        conn.execute(sa.text("UPDATE public.products SET zoho_books_id = '460000000999999' "
+                             "WHERE sku = :s"), {"s": bad})
+
+    report = push(engine, books_clients.books)
+
+    assert report.refused and report.refused_skus == [bad]
+    assert report.pushed_skus == [good] and report.adjustments == 1
+    assert books_stock(books_sandbox)[good] == store_stock(engine)[good]
+    with engine.connect() as conn:  # the refused SKU's change is still pending, not lost
+        assert conn.execute(sa.text(
+            "SELECT sum(delta) FROM integration.stock_movements WHERE sku = :s "
+            "AND source = 'storefront' AND pushed_at IS NULL"), {"s": bad}).scalar_one() == 4

@@ -31,6 +31,7 @@ class StockCycleReport:
             "items": self.pull.items,
             "push_unknown": self.push.unknown,
             "push_error": self.push.error,
+            "push_refused_skus": self.push.refused_skus,
         }
 
 

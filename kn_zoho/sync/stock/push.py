@@ -37,6 +37,8 @@ class PushReport:
     resolved: dict[str, str] = field(default_factory=dict)  # reference -> applied/abandoned
     unknown: bool = False   # this push's outcome is unknown; the next one settles it
     error: str | None = None
+    refused: bool = False   # Books refused the adjustment for good (bad data)
+    refused_skus: list[str] = field(default_factory=list)  # refused alone: still pending
 
 
 def _settle(conn: sa.Connection, push_id: int, reference: str, state: str,
@@ -68,7 +70,8 @@ def _resolve_earlier(engine: sa.Engine, books: BooksClient, report: PushReport) 
         report.resolved[reference] = state
 
 
-def _claim(engine: sa.Engine) -> tuple[int, str, list[dict[str, Any]]] | None:
+def _claim(engine: sa.Engine, only: str | None = None
+           ) -> tuple[int, str, list[dict[str, Any]]] | None:
     """Net the unpushed non-sale deltas per product; record the push before any call.
 
     Products netting to zero are marked pushed at once (nothing for Books to do); products
@@ -81,7 +84,9 @@ def _claim(engine: sa.Engine) -> tuple[int, str, list[dict[str, Any]]] | None:
               FROM integration.stock_movements m JOIN public.products p ON p.id = m.product_id
              WHERE m.source = 'storefront' AND m.pushed_at IS NULL
                AND m.push_reference IS NULL AND p.zoho_books_id IS NOT NULL
-             GROUP BY m.product_id, p.sku, p.zoho_books_id ORDER BY p.sku""")).all()
+               AND (CAST(:only AS uuid) IS NULL OR m.product_id = CAST(:only AS uuid))
+             GROUP BY m.product_id, p.sku, p.zoho_books_id ORDER BY p.sku"""),
+            {"only": only}).all()
         zero = [movement for row in rows if row.delta == 0 for movement in row.ids]
         if zero:
             conn.execute(sa.text("UPDATE integration.stock_movements SET pushed_at = now() "
@@ -124,9 +129,10 @@ def _send(engine: sa.Engine, books: BooksClient, push_id: int, reference: str,
         created = books.create_inventory_adjustment(adjustment_payload(reference, lines))
     except ZohoError as error:
         if not error.outcome_unknown:
-            with engine.begin() as conn:  # refused before it was stored: try again next cycle
+            with engine.begin() as conn:  # refused before it was stored: try again later
                 _settle(conn, push_id, reference, "abandoned")
             report.error = str(error)
+            report.refused = not error.transient
             return
         try:
             found = books.find_inventory_adjustment_by_reference_number(reference)
@@ -140,7 +146,7 @@ def _send(engine: sa.Engine, books: BooksClient, push_id: int, reference: str,
     with engine.begin() as conn:
         _settle(conn, push_id, reference, "applied", str(created["inventory_adjustment_id"]))
     report.adjustments += 1
-    report.pushed_skus = [line["sku"] for line in lines]
+    report.pushed_skus += [line["sku"] for line in lines]
 
 
 def push(engine: sa.Engine, books: BooksClient) -> PushReport:
@@ -159,4 +165,27 @@ def push(engine: sa.Engine, books: BooksClient) -> PushReport:
             push_id, reference, lines = claimed
             report.reference = reference
             _send(engine, books, push_id, reference, lines, report)
+            if report.refused and len(lines) > 1:
+                _one_by_one(engine, books, lines, report)
     return report
+
+
+def _one_by_one(engine: sa.Engine, books: BooksClient, lines: list[dict[str, Any]],
+                report: PushReport) -> None:
+    """Books refused the batch for good (an item deleted or made untrackable there, most
+    likely) and does not say which line: send each SKU alone, so one bad SKU does not hold
+    the others back. The refused ones stay pending, reported, and are tried again next cycle.
+    """
+    for line in lines:
+        claimed = _claim(engine, only=line["product_id"])
+        if claimed is None:
+            continue
+        single = PushReport()
+        _send(engine, books, *claimed, single)
+        report.adjustments += single.adjustments
+        report.pushed_skus += single.pushed_skus
+        report.unknown = report.unknown or single.unknown
+        if single.refused:
+            report.refused_skus.append(line["sku"])
+        if single.error and not single.refused:
+            break  # Books is failing, not refusing: the next cycle tries again

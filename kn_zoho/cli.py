@@ -18,6 +18,7 @@ _LAZY_SUBCOMMANDS = {
     "sync": "kn_zoho.sync.cli:sync_group",
     "demo": "kn_zoho.demo:demo_command",
     "stock": "kn_zoho.sync.stock.cli:stock_group",
+    "webhooks": "kn_zoho.webhooks.cli:webhooks_group",
 }
 
 database_url_option = click.option(

@@ -35,6 +35,7 @@ from kn_zoho.defs.stock import (
     stock_pull,
     stock_sync_job,
     stock_sync_schedule,
+    storefront_stock_changes,
 )
 
 retire_synced_partitions = retirement_job([
@@ -79,7 +80,8 @@ def build_definitions() -> Definitions:
                       *queue_checks(books_invoices, "books_invoice"),
                       *queue_checks(books_estimates, "books_estimate"), stock_in_step],
         sensors=[crm_contacts_sensor, crm_leads_sensor, books_items_sensor,
-                 books_invoices_sensor, books_estimates_sensor, dead_letter_alerts],
+                 books_invoices_sensor, books_estimates_sensor, dead_letter_alerts,
+                 storefront_stock_changes],
         jobs=[retire_synced_partitions, stock_sync_job],
         schedules=[retirement_schedule(retire_synced_partitions), stock_sync_schedule],
         resources=build_resources(),

@@ -15,13 +15,18 @@ from dagster import (
     AssetSelection,
     AssetSpec,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     MaterializeResult,
     MetadataValue,
+    RunRequest,
     ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
     asset,
     asset_check,
     define_asset_job,
     multi_asset,
+    sensor,
 )
 
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource
@@ -132,3 +137,19 @@ def stock_schedule() -> ScheduleDefinition:
 
 
 stock_sync_schedule = stock_schedule()
+
+
+@sensor(job=stock_sync_job, minimum_interval_seconds=15,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Starts a stock run soon after a storefront stock change that is not a "
+        "sale (a database query; no Zoho call), so admin edits reach Books within seconds "
+        "rather than at the next scheduled minute.")
+def storefront_stock_changes(context: SensorEvaluationContext, storefront: StorefrontDatabase
+                             ) -> RunRequest | SkipReason:
+    with storefront.get_engine().connect() as conn:
+        newest = conn.execute(sa.text(
+            "SELECT max(id) FROM integration.stock_movements WHERE source = 'storefront' "
+            "AND pushed_at IS NULL AND push_reference IS NULL")).scalar()
+    if newest is None:
+        return SkipReason("no unpushed storefront stock change")
+    return RunRequest(run_key=f"stock-change-{newest}")

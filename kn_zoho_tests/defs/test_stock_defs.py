@@ -19,7 +19,7 @@ from kn_zoho.sandbox import credentials
 from kn_zoho.storefront.seed import seed
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import BooksSandbox, make_clients
-from kn_zoho_tests.sync.stock_helpers import books_stock, store_stock, sync_books
+from kn_zoho_tests.sync.stock_helpers import admin_edit, books_stock, store_stock, sync_books
 
 
 def _metadata(result: object, key: str) -> dict:
@@ -100,3 +100,22 @@ def test_schedule_period_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("KN_ZOHO_STOCK_SCHEDULE_MINUTES", "0")
     with pytest.raises(ValueError, match="KN_ZOHO_STOCK_SCHEDULE_MINUTES"):
         stock_schedule()
+
+
+def test_sensor_starts_a_stock_run_after_a_storefront_change(
+        engine: sa.Engine, database_url: str) -> None:
+    from dagster import build_sensor_context
+
+    from kn_zoho.defs.stock import storefront_stock_changes
+
+    seed(engine, users=1, products=2, orders=0, inquiries=0, quote_requests=0)
+    with engine.begin() as conn:  # everything so far reached Books
+        conn.execute(sa.text("UPDATE integration.stock_movements SET pushed_at = now()"))
+    context = build_sensor_context(
+        resources={"storefront": StorefrontDatabase(database_url=database_url)})
+    assert storefront_stock_changes(context).__class__.__name__ == "SkipReason"
+    admin_edit(engine, sorted(store_stock(engine))[0], 3)
+    request = storefront_stock_changes(context)
+    assert request.run_key.startswith("stock-change-")
+    admin_edit(engine, sorted(store_stock(engine))[1], 1)
+    assert storefront_stock_changes(context).run_key != request.run_key

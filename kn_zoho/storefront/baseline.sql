@@ -222,6 +222,9 @@ BEGIN
             p_order_id USING ERRCODE = 'check_violation';
     END IF;
     IF p_restock THEN
+        PERFORM 1 FROM public.products  -- rows locked in id order, as checkout locks them
+         WHERE id IN (SELECT product_id FROM public.order_items WHERE order_id = p_order_id)
+         ORDER BY id FOR UPDATE;
         PERFORM set_config('kn_zoho.change_source', 'storefront', true);
         UPDATE public.products p SET stock_quantity = p.stock_quantity + l.quantity,
                                      updated_at = now()

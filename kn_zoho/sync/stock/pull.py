@@ -36,6 +36,7 @@ class Level:
     reason: str | None
     before: int                    # storefront stock before this pull
     books_before: int | None       # Books stock at the previous snapshot
+    item_id: str | None = None
 
 
 @dataclass
@@ -139,7 +140,8 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
         last = previous.get(product.sku)
         levels.append(Level(product.sku, books_units, stock, p.total,
                             0 if in_step else (last.out_of_step if last else 0) + 1, reason,
-                            product.stock_quantity, last.books_stock if last else None))
+                            product.stock_quantity, last.books_stock if last else None,
+                            str(item["item_id"]) if item else None))
     conn.execute(sa.text("SELECT set_config('kn_zoho.change_source', '', true)"))
     if levels:
         conn.execute(sa.text("""
@@ -150,7 +152,7 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
                    books_stock = EXCLUDED.books_stock, storefront_stock = EXCLUDED.storefront_stock,
                    pending = EXCLUDED.pending, out_of_step = EXCLUDED.out_of_step,
                    reason = EXCLUDED.reason, snapshot_at = now()"""),
-            [{"sku": level.sku, "item_id": None, "books": level.books,
+            [{"sku": level.sku, "item_id": level.item_id, "books": level.books,
               "storefront": level.storefront, "pending": level.pending,
               "out_of_step": level.out_of_step, "reason": level.reason} for level in levels])
     return levels

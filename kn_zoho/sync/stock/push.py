@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kn_zoho.sync.books.common import refused_for_good
 from kn_zoho.sync.stock.lock import books_stock_lock
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
@@ -132,7 +133,7 @@ def _send(engine: sa.Engine, books: BooksClient, push_id: int, reference: str,
             with engine.begin() as conn:  # refused before it was stored: try again later
                 _settle(conn, push_id, reference, "abandoned")
             report.error = str(error)
-            report.refused = not error.transient
+            report.refused = refused_for_good(error)  # bad data, not a token or scope problem
             return
         try:
             found = books.find_inventory_adjustment_by_reference_number(reference)

@@ -22,6 +22,8 @@ from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice
 from kn_zoho.sandbox.oauth import expire_all_tokens
 from kn_zoho.sandbox.pipeline import ApiError, Endpoint
 from kn_zoho.sandbox.state import RECORD_KINDS, SandboxState, sandbox_state
+from kn_zoho.sandbox.webhooks import configure as configure_webhooks
+from kn_zoho.sandbox.webhooks import notify
 
 ADMIN_PREFIX = "/__sandbox"
 WALK_IN_CUSTOMER = "Walk-in Customer"
@@ -73,6 +75,7 @@ async def faults(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     sandbox_state(request).reset()
+    configure_webhooks(sandbox_state(request), None)
     return JSONResponse({"reset": True})
 
 
@@ -104,6 +107,7 @@ async def offline_sale(request: Request) -> Response:
         }, manual_number=False)
         send_invoice(state, invoice)
         state.save()
+        notify(state, "invoice", copy(invoice))
         return JSONResponse({"invoice": copy(invoice)}, status_code=201)
 
 
@@ -120,6 +124,7 @@ async def adjust_stock(request: Request) -> Response:
                             "quantity_adjusted": body.get("quantity_adjusted")}],
         })
         state.save()
+        notify(state, "inventoryadjustment", copy(adjustment))
         return JSONResponse({"inventory_adjustment": copy(adjustment)}, status_code=201)
 
 
@@ -150,6 +155,7 @@ async def credit_note(request: Request) -> Response:
         notes[note["creditnote_id"]] = note
         change_stock(state, {item["item_id"]: Decimal(quantity)})
         state.save()
+        notify(state, "creditnote", copy(note))
         return JSONResponse({"creditnote": copy(note)}, status_code=201)
 
 
@@ -178,7 +184,21 @@ async def void_invoice(request: Request) -> Response:
             invoice["status"] = "void"
             invoice["last_modified_time"] = state.books_timestamp()
             state.save()
+            notify(state, "invoice", copy(invoice))
         return JSONResponse({"invoice": copy(invoice)})
+
+
+async def webhooks(request: Request) -> Response:
+    """Where Books-user changes send their workflow webhooks: ``url`` (loopback), ``secret``
+    (sent in X-KN-Webhook-Secret), ``duplicate_rate``, ``drop_rate``; no url = none."""
+    state = sandbox_state(request)
+    try:
+        target = configure_webhooks(state, await _json_object(request))
+    except ValueError as error:
+        return _bad_request(str(error))
+    return JSONResponse({"webhooks": None if target is None else {
+        "url": target.url, "duplicate_rate": target.duplicate_rate,
+        "drop_rate": target.drop_rate}})
 
 
 def _admin(handler: Endpoint) -> Endpoint:
@@ -201,4 +221,5 @@ def admin_routes() -> list[Route]:
         Route(f"{ADMIN_PREFIX}/books/adjust-stock", _admin(adjust_stock), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/credit-note", _admin(credit_note), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/void-invoice", _admin(void_invoice), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/webhooks", _admin(webhooks), methods=["POST"]),
     ]

@@ -67,6 +67,17 @@ def test_webhook_brings_a_books_adjustment_to_the_storefront(
         while store_stock(engine)[sku] != expected and time.monotonic() - started < 20:
             time.sleep(0.1)
         assert store_stock(engine)[sku] == expected
+
+        # the sandbox sends Books' webhooks itself, each one twice: the storefront follows once
+        books_sandbox._post("/__sandbox/webhooks", {
+            "url": f"http://127.0.0.1:{port}/webhooks/books", "secret": SECRET,
+            "duplicate_rate": 1.0})
+        books_sandbox._post("/__sandbox/books/credit-note", {"sku": sku, "quantity": 4})
+        expected += 4
+        started = time.monotonic()
+        while store_stock(engine)[sku] != expected and time.monotonic() - started < 20:
+            time.sleep(0.1)
+        assert store_stock(engine)[sku] == expected
     finally:
         server.terminate()
         server.wait(10)

@@ -73,3 +73,42 @@ def test_duplicate_deliveries_coalesce_into_one_pull() -> None:
         assert len(pulls) == 2 and pulls[1] - pulls[0] >= 0.5  # debounced, not dropped
     finally:
         early.close()
+
+
+def test_the_sandbox_delivers_drops_and_duplicates_webhooks() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from kn_zoho.sandbox import SandboxState
+    from kn_zoho.sandbox.webhooks import configure, notify
+
+    received: list[tuple[str, str | None]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers.get("X-KN-Webhook-Secret")))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state = SandboxState()
+    base = f"http://127.0.0.1:{server.server_port}/webhooks/books"
+    try:
+        with pytest.raises(ValueError, match="loopback"):
+            configure(state, {"url": "http://example.com/hook"})
+        configure(state, {"url": base, "secret": SECRET})
+        notify(state, "item", {"sku": "A"})
+        configure(state, {"url": base, "duplicate_rate": 1.0})
+        notify(state, "creditnote", {"creditnote_id": "1"})
+        configure(state, {"url": base, "drop_rate": 1.0})
+        notify(state, "invoice", {"invoice_id": "2"})
+        time.sleep(1.0)
+        assert sorted(received) == [("/webhooks/books/creditnote", None)] * 2 + [
+            ("/webhooks/books/item", SECRET)]
+    finally:
+        server.shutdown()

@@ -5,8 +5,8 @@ sync; then `dagster-daemon run` (the process `dagster dev` starts for schedules 
 with this repository's dagster.yaml in a fresh DAGSTER_HOME. Each sample makes one storefront
 admin edit (timed until Books shows it) and one Books adjustment (timed until the storefront
 shows it), a random 0-20 s apart so samples fall anywhere in the schedule's minute. With
---webhooks, `kn-zoho webhooks serve` runs too and each Books adjustment is followed by the
-webhook Books' workflow rule would send (the sandbox does not send webhooks itself).
+--webhooks, `kn-zoho webhooks serve` runs too and the sandbox sends it the webhook Books'
+workflow rule would send after each adjustment.
 
     python benchmarks/stock_latency.py --server-url postgresql://postgres@127.0.0.1:5432/postgres \
         [--samples 10] [--webhooks]
@@ -125,6 +125,9 @@ def main() -> int:
                 [str(BIN / "kn-zoho"), "webhooks", "serve", "--port", str(port),
                  "--debounce-seconds", "2"], stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL))
+        if port:  # Books' workflow rules: the sandbox posts to the receiver after each change
+            session.post(f"{sandbox.base_url}/__sandbox/webhooks", timeout=10, json={
+                "url": f"http://127.0.0.1:{port}/webhooks/books", "secret": SECRET})
         try:
             time.sleep(15)  # the daemon loads the code location and starts its loops
             for _ in range(options.samples):
@@ -140,10 +143,6 @@ def main() -> int:
                 target = shelf(sku) - 1
                 session.post(f"{sandbox.base_url}/__sandbox/books/adjust-stock",
                              json={"sku": sku, "quantity_adjusted": -1}, timeout=10)
-                if port:
-                    session.post(f"http://127.0.0.1:{port}/webhooks/books/inventoryadjustment",
-                                 headers={"X-KN-Webhook-Secret": SECRET},
-                                 json={"inventory_adjustment": {}}, timeout=10)
                 to_storefront.append(_wait(lambda sku=sku, target=target: shelf(sku) == target))
                 print(f"storefront->Books {to_books[-1]:.1f} s, "
                       f"Books->storefront {to_storefront[-1]:.1f} s", flush=True)

@@ -19,6 +19,8 @@ _LAZY_SUBCOMMANDS = {
     "demo": "kn_zoho.demo:demo_command",
     "doctor": "kn_zoho.sync.doctor_cli:doctor_command",
     "find": "kn_zoho.find:find_command",
+    "stock": "kn_zoho.sync.stock.cli:stock_group",
+    "webhooks": "kn_zoho.webhooks.cli:webhooks_group",
 }
 
 database_url_option = click.option(

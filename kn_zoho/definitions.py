@@ -29,6 +29,14 @@ from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
 from kn_zoho.defs.retirement import retirement_job, retirement_schedule
+from kn_zoho.defs.stock import (
+    books_stock_adjustments,
+    stock_in_step,
+    stock_pull,
+    stock_sync_job,
+    stock_sync_schedule,
+    storefront_stock_changes,
+)
 from kn_zoho.defs.status import status_job, status_schedule, sync_status
 
 retire_synced_partitions = retirement_job([
@@ -73,12 +81,15 @@ def build_definitions() -> Definitions:
     job = status_job(checks)
     return Definitions(
         assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates,
-                sync_status],
-        asset_checks=checks,
-        jobs=[job, retire_synced_partitions],
-        schedules=[status_schedule(job), retirement_schedule(retire_synced_partitions)],
+                sync_status, books_stock_adjustments, stock_pull],
+        # stock_in_step runs with every stock_sync_job run (after the pull it judges)
+        asset_checks=[*checks, stock_in_step],
+        jobs=[job, retire_synced_partitions, stock_sync_job],
+        schedules=[status_schedule(job), retirement_schedule(retire_synced_partitions),
+                   stock_sync_schedule],
         sensors=[crm_contacts_sensor, crm_leads_sensor, books_items_sensor,
-                 books_invoices_sensor, books_estimates_sensor, dead_letter_alerts],
+                 books_invoices_sensor, books_estimates_sensor, dead_letter_alerts,
+                 storefront_stock_changes],
         resources=build_resources(),
         # One step per run: running it in the run's own process saves a second Python start
         # per run (tens of seconds on a busy machine), which retry timing would otherwise pay.

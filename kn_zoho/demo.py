@@ -58,8 +58,8 @@ def _run_sensors_once(defs: object, instance: object, run_config: dict[str, obje
             continue
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
-        assets = [a for a in defs.assets if a.key in set(sensor_def.asset_selection.resolve(
-            defs.resolve_asset_graph()))]
+        selected = set(sensor_def.asset_selection.resolve(defs.resolve_asset_graph()))
+        assets = [a for a in defs.assets if set(a.keys) & selected]  # multi-assets have keys
         for request in result.run_requests:
             run = materialize(assets, instance=instance, resources=resources,
                               tags={**request.tags, SENSOR_TAG: sensor_def.name},

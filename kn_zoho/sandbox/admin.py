@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -16,12 +17,14 @@ from starlette.routing import Route
 
 from kn_zoho.sandbox.books.common import copy, find_by
 from kn_zoho.sandbox.books.contacts import new_contact
-from kn_zoho.sandbox.books.inventory import new_adjustment
+from kn_zoho.sandbox.books.inventory import change_stock, new_adjustment, tracks_stock
 from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice
 from kn_zoho.sandbox.crm_layout import change_field
 from kn_zoho.sandbox.oauth import expire_all_tokens
 from kn_zoho.sandbox.pipeline import ApiError, Endpoint
 from kn_zoho.sandbox.state import RECORD_KINDS, SandboxState, sandbox_state
+from kn_zoho.sandbox.webhooks import configure as configure_webhooks
+from kn_zoho.sandbox.webhooks import notify
 
 ADMIN_PREFIX = "/__sandbox"
 WALK_IN_CUSTOMER = "Walk-in Customer"
@@ -73,6 +76,7 @@ async def faults(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     sandbox_state(request).reset()
+    configure_webhooks(sandbox_state(request), None)
     return JSONResponse({"reset": True})
 
 
@@ -104,6 +108,7 @@ async def offline_sale(request: Request) -> Response:
         }, manual_number=False)
         send_invoice(state, invoice)
         state.save()
+        notify(state, "invoice", copy(invoice))
         return JSONResponse({"invoice": copy(invoice)}, status_code=201)
 
 
@@ -120,7 +125,81 @@ async def adjust_stock(request: Request) -> Response:
                             "quantity_adjusted": body.get("quantity_adjusted")}],
         })
         state.save()
+        notify(state, "inventoryadjustment", copy(adjustment))
         return JSONResponse({"inventory_adjustment": copy(adjustment)}, status_code=201)
+
+
+async def credit_note(request: Request) -> Response:
+    """A credit note for goods a walk-in customer returned, saved as Open in Books.
+
+    Books: "creating an invoice reduces the stock, while creating a credit note increases an
+    item's stock" for items with inventory tracking
+    (https://www.zoho.com/de-de/books/kb/credits/cn-affect-stock-level.md); a draft is not
+    active until converted to Open (https://www.zoho.com/bh/books/help/credit-note/index.md),
+    so only an open one is modelled here (the stricter reading).
+    """
+    state = sandbox_state(request)
+    body = await _json_object(request)
+    with state.lock:
+        item = _item_by_sku(state, body.get("sku"))
+        quantity = body.get("quantity", 1)
+        if not tracks_stock(item):
+            return _bad_request(f"item {item['sku']} does not track stock")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            return _bad_request("quantity must be a positive whole number")
+        notes = state.collection("books", "creditnotes")
+        note = {"creditnote_id": state.new_id("books"),
+                "creditnote_number": f"CN-{len(notes) + 1:05d}", "status": "open",
+                "customer_name": WALK_IN_CUSTOMER, "date": state.today(),
+                "line_items": [{"item_id": item["item_id"], "sku": item["sku"],
+                                "quantity": quantity}]}
+        notes[note["creditnote_id"]] = note
+        change_stock(state, {item["item_id"]: Decimal(quantity)})
+        state.save()
+        notify(state, "creditnote", copy(note))
+        return JSONResponse({"creditnote": copy(note)}, status_code=201)
+
+
+async def void_invoice(request: Request) -> Response:
+    """A Books user voids an invoice (Sales > Invoices > Void): a sent one's stock comes back,
+    as the API's ``POST /invoices/{id}/status/void`` does
+    (https://www.zoho.com/books/api/v3/invoices/#void-an-invoice); one with payments applied
+    is refused there and here."""
+    state = sandbox_state(request)
+    body = await _json_object(request)
+    with state.lock:
+        invoice = state.collection("books", "invoices").get(str(body.get("invoice_id") or ""))
+        if invoice is None:
+            return JSONResponse({"error": "no such invoice"}, status_code=404)
+        if Decimal(str(invoice.get("payment_made", 0))) > 0:
+            return _bad_request("Invoices with payments recorded cannot be voided.")
+        if invoice["status"] != "void":
+            if invoice["status"] != "draft":
+                items, back = state.collection("books", "items"), {}
+                for line in invoice["line_items"]:
+                    item = items.get(line.get("item_id") or "")
+                    if item is not None and tracks_stock(item):
+                        back[item["item_id"]] = (back.get(item["item_id"], Decimal(0))
+                                                 + Decimal(str(line["quantity"])))
+                change_stock(state, back)
+            invoice["status"] = "void"
+            invoice["last_modified_time"] = state.books_timestamp()
+            state.save()
+            notify(state, "invoice", copy(invoice))
+        return JSONResponse({"invoice": copy(invoice)})
+
+
+async def webhooks(request: Request) -> Response:
+    """Where Books-user changes send their workflow webhooks: ``url`` (loopback), ``secret``
+    (sent in X-KN-Webhook-Secret), ``duplicate_rate``, ``drop_rate``; no url = none."""
+    state = sandbox_state(request)
+    try:
+        target = configure_webhooks(state, await _json_object(request))
+    except ValueError as error:
+        return _bad_request(str(error))
+    return JSONResponse({"webhooks": None if target is None else {
+        "url": target.url, "duplicate_rate": target.duplicate_rate,
+        "drop_rate": target.drop_rate}})
 
 
 def _admin(handler: Endpoint) -> Endpoint:
@@ -142,4 +221,7 @@ def admin_routes() -> list[Route]:
         Route(f"{ADMIN_PREFIX}/crm/fields", _admin(change_field), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/offline-sale", _admin(offline_sale), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/adjust-stock", _admin(adjust_stock), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/books/credit-note", _admin(credit_note), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/books/void-invoice", _admin(void_invoice), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/webhooks", _admin(webhooks), methods=["POST"]),
     ]

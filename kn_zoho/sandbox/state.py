@@ -39,6 +39,7 @@ RECORD_KINDS: dict[str, tuple[str, str]] = {
     "books_estimates": ("books", "estimates"),
     "books_payments": ("books", "payments"),
     "books_adjustments": ("books", "adjustments"),
+    "books_creditnotes": ("books", "creditnotes"),
 }
 
 # Zoho-looking ids: CRM's are 19 digits, Books' 15.

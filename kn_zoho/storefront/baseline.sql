@@ -102,3 +102,135 @@ CREATE TABLE IF NOT EXISTS public.contact_submissions (
     message     text,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Stock at checkout: the storefront contract the Zoho stock sync relies on ---------------------
+-- * Checkout lowers products.stock_quantity for the order's lines, refusing when a SKU has too
+--   little, in the same transaction that records the order as paid (setting
+--   stock_lowered_at = 'payment', the default) or when the order is placed ('placement').
+-- * While it lowers (or gives back) an order's stock it sets, for that statement only, the
+--   session settings kn_zoho.change_source = 'sale' and kn_zoho.order_id = <order id>, so the
+--   integration's ledger knows the change is that order's sale: Books learns of sales from
+--   their invoices and never gets them as adjustments.
+-- * Cancelling an unpaid order gives back what its placement took (as the same order's sale).
+-- * A refund keeps the sale (its Books invoice stays; a credit note is Books' business). Goods
+--   put back on the shelf are a restock (refund_order(..., restock => true)): an ordinary
+--   storefront change, pushed to Books as an adjustment. Do not also return that stock with a
+--   credit note in Books: it would be counted twice.
+ALTER TABLE public.orders ADD COLUMN IF NOT EXISTS stock_lowered_at timestamptz;
+
+CREATE TABLE IF NOT EXISTS public.storefront_settings (
+    name   text PRIMARY KEY,
+    value  text NOT NULL
+);
+INSERT INTO public.storefront_settings (name, value) VALUES ('stock_lowered_at', 'payment')
+    ON CONFLICT (name) DO NOTHING;
+
+CREATE OR REPLACE FUNCTION public.move_order_stock(p_order_id uuid, p_sign integer)
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    line record;
+    old_source text := coalesce(current_setting('kn_zoho.change_source', true), '');
+    old_order text := coalesce(current_setting('kn_zoho.order_id', true), '');
+BEGIN
+    PERFORM set_config('kn_zoho.change_source', 'sale', true);
+    PERFORM set_config('kn_zoho.order_id', p_order_id::text, true);
+    -- products locked in id order: two checkouts never deadlock
+    FOR line IN
+        SELECT p.id, p.sku, p.stock_quantity, sum(i.quantity)::integer AS quantity
+          FROM public.order_items i JOIN public.products p ON p.id = i.product_id
+         WHERE i.order_id = p_order_id
+         GROUP BY p.id, p.sku, p.stock_quantity ORDER BY p.id
+    LOOP
+        UPDATE public.products SET stock_quantity = stock_quantity + p_sign * line.quantity,
+                                   updated_at = now()
+         WHERE id = line.id
+        RETURNING stock_quantity INTO line.stock_quantity;
+        IF line.stock_quantity < 0 THEN
+            RAISE EXCEPTION 'product %: field stock_quantity: only % left, order needs %',
+                line.sku, line.stock_quantity + line.quantity, line.quantity
+                USING ERRCODE = 'check_violation';
+        END IF;
+    END LOOP;
+    PERFORM set_config('kn_zoho.change_source', old_source, true);
+    PERFORM set_config('kn_zoho.order_id', old_order, true);
+END $$;
+
+-- An order placed (pending, with its lines): lowers stock now if the storefront is set so.
+CREATE OR REPLACE FUNCTION public.place_order(p_order_id uuid)
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    IF (SELECT value FROM public.storefront_settings WHERE name = 'stock_lowered_at')
+       = 'placement' THEN
+        UPDATE public.orders SET stock_lowered_at = now()
+         WHERE id = p_order_id AND stock_lowered_at IS NULL AND payment_status = 'pending';
+        IF FOUND THEN
+            PERFORM public.move_order_stock(p_order_id, -1);
+        END IF;
+    END IF;
+END $$;
+
+-- Payment confirmed: the order is paid and (unless placement took it) its stock lowered, in
+-- one transaction. Paying twice is refused.
+CREATE OR REPLACE FUNCTION public.pay_order(p_order_id uuid, p_gateway_id text,
+                                            p_paid_at timestamptz DEFAULT now())
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE lowered timestamptz;
+BEGIN
+    SELECT stock_lowered_at INTO lowered FROM public.orders
+     WHERE id = p_order_id AND payment_status = 'pending' FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'order %: field payment_status: only a pending order can be paid',
+            p_order_id USING ERRCODE = 'check_violation';
+    END IF;
+    IF lowered IS NULL THEN
+        PERFORM public.move_order_stock(p_order_id, -1);
+    END IF;
+    UPDATE public.orders SET payment_status = 'paid', paid_at = p_paid_at,
+                             payment_gateway_id = p_gateway_id,
+                             stock_lowered_at = coalesce(lowered, p_paid_at), updated_at = now()
+     WHERE id = p_order_id;
+END $$;
+
+-- An unpaid order abandoned or failed: what its placement took comes back.
+CREATE OR REPLACE FUNCTION public.cancel_order(p_order_id uuid)
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE lowered timestamptz;
+BEGIN
+    SELECT stock_lowered_at INTO lowered FROM public.orders
+     WHERE id = p_order_id AND payment_status = 'pending' FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'order %: field payment_status: only a pending order can be cancelled '
+            '(refund a paid one)', p_order_id USING ERRCODE = 'check_violation';
+    END IF;
+    IF lowered IS NOT NULL THEN
+        PERFORM public.move_order_stock(p_order_id, 1);
+    END IF;
+    UPDATE public.orders SET payment_status = 'failed', stock_lowered_at = NULL,
+                             updated_at = now()
+     WHERE id = p_order_id;
+END $$;
+
+-- A paid order refunded; with restock the goods go back on the shelf (a storefront restock).
+CREATE OR REPLACE FUNCTION public.refund_order(p_order_id uuid, p_restock boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE old_source text := coalesce(current_setting('kn_zoho.change_source', true), '');
+BEGIN
+    UPDATE public.orders SET payment_status = 'refunded', updated_at = now()
+     WHERE id = p_order_id AND payment_status = 'paid';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'order %: field payment_status: only a paid order can be refunded',
+            p_order_id USING ERRCODE = 'check_violation';
+    END IF;
+    IF p_restock THEN
+        PERFORM 1 FROM public.products  -- rows locked in id order, as checkout locks them
+         WHERE id IN (SELECT product_id FROM public.order_items WHERE order_id = p_order_id)
+         ORDER BY id FOR UPDATE;
+        PERFORM set_config('kn_zoho.change_source', 'storefront', true);
+        UPDATE public.products p SET stock_quantity = p.stock_quantity + l.quantity,
+                                     updated_at = now()
+          FROM (SELECT product_id, sum(quantity)::integer AS quantity FROM public.order_items
+                 WHERE order_id = p_order_id GROUP BY product_id) l
+         WHERE p.id = l.product_id;
+        PERFORM set_config('kn_zoho.change_source', old_source, true);
+    END IF;
+END $$;

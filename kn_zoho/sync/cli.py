@@ -70,3 +70,21 @@ def sync_books(database_url: str | None) -> None:
     from kn_zoho.sync.service import books_flows
 
     _run(database_url, books_flows)
+
+
+@sync_group.command("stock")
+@database_url_option
+def sync_stock(database_url: str | None) -> None:
+    """One stock cycle: storefront changes -> one Books adjustment, then Books stock ->
+    storefront (snapshot + pending). Last line: one JSON object."""
+    from kn_zoho.sync.stock.cycle import run_stock_cycle
+
+    with _clients(database_url) as (engine, clients):
+        report = run_stock_cycle(engine, clients.books)
+        if report.push.error:
+            click.echo(f"push: {report.push.error}", err=True)
+        for level in report.pull.levels:
+            if level.out_of_step:
+                click.echo(f"out of step {level.sku}: storefront {level.storefront}, Books "
+                           f"{level.books}, pending {level.pending} ({level.reason})", err=True)
+        click.echo(json.dumps(report.summary()))

@@ -130,6 +130,29 @@ def test_adjust_stock_records_an_inventory_adjustment(sandbox: Sandbox) -> None:
     assert (bad.status_code, bad.json()["code"]) == (400, 4)
 
 
+
+def test_credit_note_returns_stock_and_void_returns_a_sent_invoices_stock(
+        sandbox: Sandbox) -> None:
+    sandbox.item("SEED-9", rate=118, stock=20)
+    note = sandbox.client.post("/__sandbox/books/credit-note",
+                               json={"sku": "SEED-9", "quantity": 2})
+    assert note.status_code == 201 and note.json()["creditnote"]["status"] == "open"
+    assert sandbox.state.records("books_items")[0]["stock_on_hand"] == 22.0
+    assert len(sandbox.state.records("books_creditnotes")) == 1
+    for bad in ({"sku": "SEED-9", "quantity": 0}, {"sku": "SEED-9", "quantity": 1.5}):
+        assert sandbox.client.post("/__sandbox/books/credit-note", json=bad).status_code == 400
+
+    sale = sandbox.client.post("/__sandbox/books/offline-sale",
+                               json={"sku": "SEED-9", "quantity": 5}).json()["invoice"]
+    assert sandbox.state.records("books_items")[0]["stock_on_hand"] == 17.0
+    for _ in range(2):  # voiding twice returns the stock once
+        voided = sandbox.client.post("/__sandbox/books/void-invoice",
+                                     json={"invoice_id": sale["invoice_id"]})
+        assert voided.status_code == 200 and voided.json()["invoice"]["status"] == "void"
+    assert sandbox.state.records("books_items")[0]["stock_on_hand"] == 22.0
+    assert sandbox.client.post("/__sandbox/books/void-invoice",
+                               json={"invoice_id": "1"}).status_code == 404
+
 def test_state_file_round_trip(tmp_path: Path) -> None:
     config = SandboxConfig(state_file=tmp_path / "zoho.json")
     first = make_sandbox(config)

@@ -25,6 +25,7 @@ from kn_zoho.sync.books.common import (
 )
 from kn_zoho.sync.books.common import payment_mode as books_payment_mode
 from kn_zoho.sync.books.documents import _DocumentFlow
+from kn_zoho.sync.stock.invoices import invoice_stock_write
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
 
@@ -90,7 +91,9 @@ class InvoicesFlow(_DocumentFlow):
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
         progress.metadata.update(document_metadata(invoice))
-        self._mark_sent(invoice, progress)
+        # marking sent moves Books stock: under the stock lock, recorded for the stock sync
+        with invoice_stock_write(engine, self.books.organization_id, order, progress.zoho_id):
+            self._mark_sent(invoice, progress)
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()
 

@@ -29,6 +29,7 @@ from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
 from kn_zoho.defs.retirement import retirement_job, retirement_schedule
+from kn_zoho.defs.status import status_job, status_schedule, sync_status
 from kn_zoho.defs.stock import (
     books_stock_adjustments,
     stock_in_step,
@@ -37,7 +38,6 @@ from kn_zoho.defs.stock import (
     stock_sync_schedule,
     storefront_stock_changes,
 )
-from kn_zoho.defs.status import status_job, status_schedule, sync_status
 
 retire_synced_partitions = retirement_job([
     (crm_contact_partitions, "crm_contact"), (crm_lead_partitions, "crm_lead"),

@@ -58,7 +58,7 @@ class TaxTable:
         except KeyError:
             kind = "intra-state GST tax group" if supply == "intra" else "inter-state IGST tax"
             raise ValueError(
-                f"Zoho Books has no {kind} at {_percent(rate)}%; add it under Settings > Taxes"
+                f"Zoho Books has no {kind} at {_percent(rate)}%"
             ) from None
 
 
@@ -188,6 +188,8 @@ def invoice_from_order(
     treatment and GSTIN; without it Zoho takes them from the customer.
     """
     record = _order_record(order)
+    v.document_number(order.get("order_number"), record, "order_number")
+    v.currency(order.get("currency"), record)
     place = v.required_state(order.get("shipping_state"), record, "shipping_state")
     supply = supply_type(seller_state, place.code)
     checked = _lines(lines, record, "order_items")
@@ -275,6 +277,10 @@ def estimate_from_quote(
     whichever reading reproduces the quote's grand_total, and is refused if neither does.
     """
     record = f"quote {quote['quote_number']}"
+    # Books documents no rule for estimate numbers; the GST serial rule is the stricter one,
+    # and keeps the number valid should the estimate become an invoice.
+    v.document_number(quote.get("quote_number"), record, "quote_number")
+    v.currency(quote.get("currency"), record)
     place = v.state(quote.get("shipping_state"), record, "shipping_state")
     if place is None and user is not None:
         place = v.state(user.get("shipping_state"), record, "shipping_state") or v.state(
@@ -332,7 +338,8 @@ def _lines(lines: Sequence[Row], record: str, table: str) -> list[_Line]:
         rate = v.money(line.get("unit_price"), line_record, "unit_price")
         discount = v.money(line.get("discount") or 0, line_record, "discount")
         if discount > round_paisa(rate * quantity):
-            raise MappingError(line_record, "discount", f"{discount} exceeds the line amount")
+            raise MappingError(line_record, "discount", f"{discount} exceeds the line amount "
+                               f"{round_paisa(rate * quantity)}")
         checked.append(
             _Line(
                 record=line_record,
@@ -355,8 +362,9 @@ def _line_items(
         item_id = item_ids.get(line.sku)
         if item_id is None:
             raise MappingError(
-                line.record, "sku", f"no Zoho Books item for SKU {line.sku!r} (sync it first)"
-            )
+                line.record, "sku", f"no Zoho Books item for SKU {v.shown(line.sku)}",
+                "Sync the product's item first (it syncs on its own unless it failed: "
+                "see books_items)")
         items.append(
             {
                 "item_id": item_id,
@@ -415,7 +423,9 @@ def _tax_id(taxes: TaxTable, rate: Decimal, supply: SupplyType, record: str) -> 
     try:
         return taxes.tax_id(rate, supply)
     except ValueError as error:
-        raise MappingError(record, "gst_rate", str(error)) from None
+        raise MappingError(record, "gst_rate", str(error),
+                           "Add that tax in Zoho Books (Settings > Taxes) or correct gst_rate "
+                           "in the storefront; either change syncs it again") from None
 
 
 def _order_record(order: Row) -> str:

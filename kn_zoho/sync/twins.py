@@ -1,0 +1,74 @@
+"""Storefront records whose natural key differs from another's only in letter case.
+
+The storefront keeps SKUs and emails unique as typed (``KNB-BF-1000`` and ``knb-bf-1000`` are
+two products), Zoho does not: Books finds an existing item by SKU and refuses a second one
+regardless of letter case (the sandbox does the same; Zoho documents uniqueness but not the
+case rule, so the stricter reading is taken), and CRM's duplicate check and Books' contact
+lookup compare email addresses without case (mailboxes are case-insensitive in practice).
+Sent as they are, the second record would silently update the first one's Zoho record.
+
+So one of the twins owns the key and the others fail, naming the field, until an admin gives
+them a key of their own (or merges the accounts). The owner is the one already linked to a
+Zoho record, else the one created first (then the lowest id), so the choice never flips
+between runs and never takes a Zoho record away from the record that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from kn_zoho.mapping.errors import MappingError
+from kn_zoho.mapping.validation import shown
+
+Row = Mapping[str, Any]
+
+_OWNERS_SQL = """
+SELECT DISTINCT ON (lower({key})) lower({key}) AS folded, id, {key} AS key_value
+  FROM public.{table}
+ WHERE lower({key}) = ANY(:keys)
+ ORDER BY lower({key}), ({link} IS NULL), created_at, id
+"""
+
+
+def key_owners(conn: sa.Connection, table: str, key: str, link: str,
+               values: Iterable[str]) -> dict[str, Row]:
+    """For each lower-cased key value, the row that owns it: (id, key_value)."""
+    folded = sorted({str(value).lower() for value in values if value})
+    if not folded:
+        return {}
+    sql = _OWNERS_SQL.format(key=key, table=table, link=link)
+    rows = conn.execute(sa.text(sql), {"keys": folded}).mappings()
+    return {row["folded"]: row for row in rows}
+
+
+def check_sku(product: Row, owners: Mapping[str, Row], record: str | None = None) -> None:
+    """MappingError when another product owns this product's SKU but for letter case."""
+    sku = str(product.get("sku") or "")
+    owner = owners.get(sku.lower())
+    if owner is None or owner["id"] == product["id"]:
+        return
+    raise MappingError(
+        record or f"product {sku}", "sku",
+        f"{shown(sku)} differs only in letter case from SKU {shown(owner['key_value'])} of "
+        f"product {owner['id']}; Zoho Books treats the two as one item, so this product would "
+        "overwrite the other's item",
+        f"Give product {product['id']} a SKU of its own; saving it syncs it again")
+
+
+def check_email(user: Row, owners: Mapping[str, Row], system: str,
+                record: str | None = None) -> None:
+    """MappingError when another account owns this user's email but for letter case."""
+    email = str(user.get("email") or "")
+    owner = owners.get(email.lower())
+    if owner is None or owner["id"] == user["id"]:
+        return
+    raise MappingError(
+        record or f"user {user['id']}", "email",
+        f"{shown(email)} differs only in letter case from the email {shown(owner['key_value'])}"
+        f" of user {owner['id']}; {system} compares email addresses without letter case, so "
+        "the two accounts would share one contact",
+        "Merge the two storefront accounts or give this one its own email address; saving "
+        "the change syncs it again")

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from kn_zoho.mapping import totals as t
 from kn_zoho.mapping import validation as v
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.mapping.gst import (
     SupplyType,
     TaxLine,
-    Totals,
     document_totals,
+    principal_rate,
     round_paisa,
     supply_type,
 )
@@ -179,13 +180,19 @@ def invoice_from_order(
     taxes: TaxTable,
     seller_state: str,
     user: Row | None = None,
+    tolerance: Decimal | None = None,
 ) -> dict[str, Any]:
     """A GST invoice for a paid order, refused if Zoho's total would differ from grand_total.
 
     ``lines`` are order_items joined with their product's ``sku``, ``name`` and ``hsn_code``.
     Storefront prices include GST (baseline.sql), so the invoice is tax inclusive and Zoho
-    extracts the tax from each line. With ``user`` the invoice carries the buyer's GST
-    treatment and GSTIN; without it Zoho takes them from the customer.
+    extracts the tax from each line. The shipping charge, GST inclusive too, is taxed at the
+    principal supply's rate (see ``gst``). The storefront's ``tax_total`` is the GST in the
+    lines only; the invoice's GST adds the shipping's, its total is the same grand total.
+    A difference to grand_total of at most ``tolerance`` (``totals.total_tolerance()``)
+    is carried as a visible ``adjustment``; a larger one is refused with both figures. With
+    ``user`` the invoice carries the buyer's GST treatment and GSTIN; without it Zoho takes
+    them from the customer.
     """
     record = _order_record(order)
     v.document_number(order.get("order_number"), record, "order_number")
@@ -194,10 +201,13 @@ def invoice_from_order(
     supply = supply_type(seller_state, place.code)
     checked = _lines(lines, record, "order_items")
     shipping = v.money(order.get("shipping_charge") or 0, record, "shipping_charge")
-    totals = document_totals(
-        (line.tax_line for line in checked), shipping, inclusive=True, supply=supply
-    )
-    _check_total(record, v.money(order.get("grand_total"), record, "grand_total"), totals)
+    tax_lines = [line.tax_line for line in checked]
+    shipping_rate = principal_rate(tax_lines) if shipping else None
+    totals = document_totals(tax_lines, shipping, inclusive=True, supply=supply,
+                             shipping_tax_percentage=shipping_rate)
+    grand_total = v.money(order.get("grand_total"), record, "grand_total")
+    adjustment = t.adjustment(record, grand_total, totals,
+                             t.total_tolerance() if tolerance is None else tolerance)
     payload: dict[str, Any] = {
         "customer_id": customer_id,
         "reference_number": order["order_number"],
@@ -208,6 +218,11 @@ def invoice_from_order(
         "line_items": _line_items(checked, item_ids, taxes, supply),
         "shipping_charge": float(shipping),
     }
+    if shipping_rate is not None:
+        payload["shipping_charge_tax_id"] = _tax_id(taxes, shipping_rate, supply, record)
+    if adjustment:
+        payload["adjustment"] = float(adjustment)
+        payload["adjustment_description"] = t.ADJUSTMENT_DESCRIPTION
     if user is not None:
         payload.update(_gst_treatment(user, record))
     return payload
@@ -291,7 +306,8 @@ def estimate_from_quote(
     supply = supply_type(seller_state, place.code)
     checked = _lines(lines, record, "b2b_quote_items")
     grand_total = v.money(quote.get("grand_total"), record, "grand_total")
-    inclusive = _inclusive_reading(record, checked, grand_total, supply)
+    inclusive = t.inclusive_reading(record, [line.tax_line for line in checked], grand_total,
+                                    supply)
     payload: dict[str, Any] = {
         "customer_id": customer_id,
         "reference_number": quote["quote_number"],
@@ -376,37 +392,6 @@ def _line_items(
             }
         )
     return items
-
-
-def _check_total(record: str, grand_total: Decimal, totals: Totals) -> None:
-    if totals.total != grand_total:
-        raise MappingError(
-            record,
-            "grand_total",
-            f"storefront grand total {grand_total} differs from {totals.total} that Zoho Books "
-            f"computes from the lines (sub total {totals.sub_total}, shipping "
-            f"{totals.shipping_charge}, GST {totals.tax_total} included)",
-        )
-
-
-def _inclusive_reading(
-    record: str, lines: Sequence[_Line], grand_total: Decimal, supply: SupplyType
-) -> bool:
-    computed = {}
-    for inclusive in (True, False):
-        totals = document_totals(
-            (line.tax_line for line in lines), 0, inclusive=inclusive, supply=supply
-        )
-        if totals.total == grand_total:
-            return inclusive
-        computed[inclusive] = totals.total
-    raise MappingError(
-        record,
-        "grand_total",
-        f"storefront grand total {grand_total} differs from both totals Zoho Books computes "
-        f"from the lines: {computed[True]} with GST included in prices, {computed[False]} "
-        "with GST added",
-    )
 
 
 def _gst_treatment(user: Row, record: str) -> dict[str, str]:

@@ -228,3 +228,31 @@ def test_renamed_order_number_is_invoiced_under_the_new_number(
     assert results["#KN1034"].operation == "superseded"
     assert "invoice:create" in results["KN1034"].operation.split("+")
     assert [i["invoice_number"] for i in books_sandbox.records("books_invoices")] == ["KN1034"]
+
+
+# --- 6. inactive products --------------------------------------------------------------------
+
+@pytest.mark.parametrize("sku", ["KNB-OLD-1", "KNB-SEASONAL", "KNB-DISCONTINUED"])
+def test_inactive_product_gets_no_books_item_until_it_is_sold_or_activated(
+        engine: sa.Engine, books_sandbox, books_clients, sku: str) -> None:
+    product = _product(engine, sku)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE products SET is_active = false WHERE id = :id"),
+                     {"id": product})
+    items, invoices, _ = _flows(books_clients)
+    [result] = run_flow(engine, items, retry_base=0).results
+    assert (result.status, result.operation) == ("synced", "inactive:not-created")
+    assert books_sandbox.records("books_items") == []
+
+    if sku == "KNB-SEASONAL":  # back in season: activated, so it becomes an item
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE products SET is_active = true WHERE id = :id"),
+                         {"id": product})
+        [again] = run_flow(engine, items, retry_base=0).results
+        assert again.operation == "create"
+    else:  # sold while inactive (an order placed before): the invoice creates the item
+        _order(engine, f"KN-{sku[-1]}", _user(engine, "buyer@example.in"), product)
+        [invoice] = run_flow(engine, invoices, retry_base=0).results
+        assert invoice.status == "synced" and "item:create" in invoice.operation
+    [item] = books_sandbox.records("books_items")
+    assert item["sku"] == sku

@@ -79,6 +79,10 @@ class ItemsFlow:
         payload = item_from_product(product, taxes)
         digest = payload_hash(payload)
         item_id = claim.zoho_id or product.get("zoho_books_id")
+        if not item_id and product.get("is_active") is False:
+            # not for sale: no Books item until it is sold (an order creates it) or activated
+            progress.steps.append("inactive:not-created")
+            return progress.success()
         if item_id and not force and digest == claim.payload_hash:
             progress.zoho_id = item_id
             progress.steps.append("unchanged")

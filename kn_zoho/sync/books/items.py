@@ -80,7 +80,9 @@ class ItemsFlow:
         digest = payload_hash(payload)
         item_id = claim.zoho_id or product.get("zoho_books_id")
         if not item_id and product.get("is_active") is False:
-            # not for sale: no Books item until it is sold (an order creates it) or activated
+            # not for sale: no Books item until it is sold (an order creates it) or activated.
+            # An item that exists stays active: Books refuses an inactive item on an invoice,
+            # and an order placed before the product was withdrawn must still be invoiced.
             progress.steps.append("inactive:not-created")
             return progress.success()
         if item_id and not force and digest == claim.payload_hash:

@@ -3,14 +3,15 @@
 The storefront keeps SKUs and emails unique as typed (``KNB-BF-1000`` and ``knb-bf-1000`` are
 two products), Zoho does not: Books finds an existing item by SKU and refuses a second one
 regardless of letter case (the sandbox does the same; Zoho documents uniqueness but not the
-case rule, so the stricter reading is taken), and CRM's duplicate check and Books' contact
-lookup compare email addresses without case (mailboxes are case-insensitive in practice).
-Sent as they are, the second record would silently update the first one's Zoho record.
+case rule, so the stricter reading is taken). Sent as it is, the second product would silently
+update the first one's item, so one of the twins owns the SKU and the others fail, naming the
+field, until an admin gives them a SKU of their own. The owner is the one already linked to a
+Books item, else the one created first (then the lowest id), so the choice never flips
+between runs and never takes an item away from the product that made it.
 
-So one of the twins owns the key and the others fail, naming the field, until an admin gives
-them a key of their own (or merges the accounts). The owner is the one already linked to a
-Zoho record, else the one created first (then the lowest id), so the choice never flips
-between runs and never takes a Zoho record away from the record that made it.
+Emails are different: two storefront accounts are two customers, so accounts whose emails
+differ only in case are matched exactly (CRM: on the user-id key alone; Books: by the exact
+email), each getting its own Zoho record; ``shared_ignoring_case`` finds them.
 """
 
 from __future__ import annotations
@@ -58,17 +59,12 @@ def check_sku(product: Row, owners: Mapping[str, Row], record: str | None = None
         f"Give product {product['id']} a SKU of its own; saving it syncs it again")
 
 
-def check_email(user: Row, owners: Mapping[str, Row], system: str,
-                record: str | None = None) -> None:
-    """MappingError when another account owns this user's email but for letter case."""
-    email = str(user.get("email") or "")
-    owner = owners.get(email.lower())
-    if owner is None or owner["id"] == user["id"]:
-        return
-    raise MappingError(
-        record or f"user {user['id']}", "email",
-        f"{shown(email)} differs only in letter case from the email {shown(owner['key_value'])}"
-        f" of user {owner['id']}; {system} compares email addresses without letter case, so "
-        "the two accounts would share one contact",
-        "Merge the two storefront accounts or give this one its own email address; saving "
-        "the change syncs it again")
+def shared_ignoring_case(conn: sa.Connection, table: str, key: str, values: Iterable[str]
+                         ) -> set[str]:
+    """The lower-cased ``values`` that more than one row of ``table`` has, ignoring case."""
+    folded = sorted({str(value).strip().lower() for value in values if value})
+    if not folded:
+        return set()
+    sql = (f"SELECT lower(btrim({key})) FROM public.{table} "  # noqa: S608
+           f"WHERE lower(btrim({key})) = ANY(:keys) GROUP BY 1 HAVING count(*) > 1")
+    return {row[0] for row in conn.execute(sa.text(sql), {"keys": folded})}

@@ -170,18 +170,19 @@ def test_renamed_failed_order_syncs_under_its_new_number(
     assert {"KN-1", "KN-0001"} <= _due(engine, "books_invoice")
 
 
-def test_case_namesakes_come_back_when_the_other_record_changes(
+def test_sku_case_twin_comes_back_when_the_other_product_changes_its_sku(
         engine: sa.Engine, shop: dict[str, str]) -> None:
     with engine.begin() as conn:
-        twin_user = str(_one(conn, "INSERT INTO users (email) VALUES ('Asha@Example.in') "
-                                   "RETURNING id"))
-        twin_product = str(_one(conn, "INSERT INTO products (sku, name, hsn_code, price) "
-                                      "VALUES ('knb-1', 'Other', '3808', 1) RETURNING id"))
-    del twin_product
-    _fail(engine, "crm_contact", twin_user)
+        twin = str(_one(conn, "INSERT INTO products (sku, name, hsn_code, price) "
+                              "VALUES ('knb-1', 'Other', '3808', 1) RETURNING id"))
+        order = _one(conn, "INSERT INTO orders (order_number, user_id, shipping_state, "
+                           "payment_status) VALUES ('KN-2', :u, 'KA', 'paid') RETURNING id",
+                     u=shop["user"])
+        conn.execute(sa.text(
+            "INSERT INTO order_items (order_id, product_id, quantity, unit_price, gst_rate, "
+            "line_total) VALUES (:o, :p, 1, 1, 18, 1)"), {"o": order, "p": twin})
     _fail(engine, "books_item", "knb-1")
-    _edit(engine, "UPDATE users SET email = 'asha.rao@example.in' WHERE id = :id",
-          id=shop["user"])
+    _fail(engine, "books_invoice", "KN-2")  # its line's SKU was the twin's
     _edit(engine, "UPDATE products SET sku = 'KNB-0001' WHERE id = :id", id=shop["p1"])
-    assert _state(engine, "crm_contact", twin_user) == ("pending", 0)
     assert _state(engine, "books_item", "knb-1") == ("pending", 0)
+    assert _state(engine, "books_invoice", "KN-2") == ("pending", 0)

@@ -9,8 +9,7 @@
 --   books_estimate  its b2b_quotes row, its b2b_quote_items, its customer, its products
 --   crm_lead        a contact_submissions row; or a quote request (quote row, lines, customer,
 --                   products)
---   crm_contact     its users row (20261120000000 already enqueues that), and the account whose
---                   email differs from it only in letter case
+--   crm_contact     its users row (20261120000000 already enqueues that)
 --   books_item      its products row (already enqueued), and the product whose SKU differs
 --                   from it only in letter case
 -- Only records that are not synced are touched: a synced invoice is not sent again because a
@@ -150,8 +149,6 @@ END $$;
 
 CREATE OR REPLACE FUNCTION integration.requeue_on_user_fix() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-DECLARE
-    namesakes uuid[];
 BEGIN
     IF (OLD.email, OLD.full_name, OLD.phone, OLD.company, OLD.gstin, OLD.customer_type,
         OLD.billing_state, OLD.shipping_state)
@@ -160,13 +157,6 @@ BEGIN
         RETURN NULL;
     END IF;
     PERFORM integration.requeue_user_documents(ARRAY[NEW.id]);
-    IF lower(OLD.email) IS DISTINCT FROM lower(NEW.email) THEN
-        -- accounts that failed because their email equals this one's but for letter case
-        namesakes := ARRAY(SELECT u.id FROM public.users u
-                            WHERE lower(u.email) = lower(OLD.email) AND u.id <> NEW.id);
-        PERFORM integration.requeue_unsynced(ARRAY['crm_contact'], namesakes);
-        PERFORM integration.requeue_user_documents(namesakes);
-    END IF;
     RETURN NULL;
 END $$;
 

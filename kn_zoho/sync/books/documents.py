@@ -28,7 +28,7 @@ from kn_zoho.sync.books.common import (
     organization_state,
     refused_for_good,
 )
-from kn_zoho.sync.twins import check_email, check_sku, key_owners
+from kn_zoho.sync.twins import check_sku, key_owners, shared_ignoring_case
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
 
@@ -47,7 +47,7 @@ class _DocumentFlow:
                 ) -> dict[str, Outcome]:
         documents, lines, users, products = _load_documents(
             engine, claims, self.table, self.line_table, self.line_key)
-        owners = _key_owners(engine, users.values(), products.values())
+        owners, self._shared_emails = _key_owners(engine, users.values(), products.values())
         taxes, outcomes = _setup_failure(self.catalog, claims)
         if taxes is None:
             return outcomes
@@ -63,9 +63,9 @@ class _DocumentFlow:
             outcomes[claim.record_key] = _settle(
                 f"{self.label} {claim.record_key}",
                 lambda progress, claim=claim, document=document: self._sync(
-                    engine, claim, document, _checked_keys(
+                    engine, claim, document, _checked_skus(
                         f"{self.label} {claim.record_key}", lines.get(document["id"], []),
-                        users[document["user_id"]], products, owners),
+                        products, owners),
                     users[document["user_id"]], products, taxes, progress))
         return outcomes
 
@@ -79,6 +79,7 @@ class _DocumentFlow:
         self.books = books
         self.catalog = catalog or BooksCatalog(books)
         self.seller_state = seller_state or organization_state()
+        self._shared_emails: set[str] = set()
 
     def api_calls(self) -> int:
         return books_api_calls(self.books)
@@ -89,7 +90,8 @@ class _DocumentFlow:
         """The customer and every line's item in Books, created if missing, ids stored."""
         customer_id = user.get("zoho_books_id")
         if not customer_id:
-            customer_id, how = self.catalog.customer(user)
+            shared = str(user.get("email") or "").strip().lower() in self._shared_emails
+            customer_id, how = self.catalog.customer(user, exact_email=shared)
             _link(engine, "users", user, customer_id)
             progress.steps.append(f"customer:{how}")
         item_ids: dict[str, str] = {}
@@ -116,25 +118,21 @@ class _DocumentFlow:
 
 
 def _key_owners(engine: sa.Engine, users: Iterable[Row], products: Iterable[Row]
-                ) -> dict[str, dict[str, Row]]:
-    """Who owns each email and SKU of a batch in Books (see ``twins``): two queries."""
+                ) -> tuple[dict[str, Row], set[str]]:
+    """Who owns each SKU of a batch in Books (see ``twins``), and the batch's emails that
+    another storefront user has in another letter case: two queries."""
     with engine.connect() as conn:
-        return {
-            "email": key_owners(conn, "users", "email", "zoho_books_id",
-                                (user["email"] for user in users)),
-            "sku": key_owners(conn, "products", "sku", "zoho_books_id",
-                              (product["sku"] for product in products)),
-        }
+        return (key_owners(conn, "products", "sku", "zoho_books_id",
+                           (product["sku"] for product in products)),
+                shared_ignoring_case(conn, "users", "email", (user["email"] for user in users)))
 
 
-def _checked_keys(label: str, lines: Sequence[Row], user: Row, products: Mapping[Any, Row],
-                  owners: Mapping[str, Mapping[str, Row]]) -> Sequence[Row]:
-    """The document's lines, once its customer and products are known not to be case twins
-    of other records: their Books contact or item belongs to someone else."""
-    check_email(user, owners["email"], "Zoho Books", f"{label} customer user {user['id']}")
+def _checked_skus(label: str, lines: Sequence[Row], products: Mapping[Any, Row],
+                  owners: Mapping[str, Row]) -> Sequence[Row]:
+    """The document's lines, once their products are known not to be case twins of other
+    products: their Books item belongs to another product."""
     for number, line in enumerate(lines, start=1):
-        check_sku(products[line["product_id"]], owners["sku"],
-                  f"{label} line {number} ({line['sku']})")
+        check_sku(products[line["product_id"]], owners, f"{label} line {number} ({line['sku']})")
     return lines
 
 

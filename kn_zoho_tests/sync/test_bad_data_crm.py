@@ -88,3 +88,34 @@ def test_inquiry_with_a_lettered_phone_still_becomes_a_lead(
     [lead] = sandbox.records("crm_leads")
     assert lead.get("Phone") is None and "98450-KISAN" in lead["Description"]
     assert queue.due_records(engine, "crm_lead") == []
+
+
+@pytest.mark.parametrize(("user_sql", "quote_sql", "line_sql", "flag"), [
+    ("gstin = '29ABCDE1234F1Z0'", "", "", "field 'gstin'"),
+    ("", "shipping_state = 'Karnataka'", "", "field 'shipping_state': 'Karnataka'"),
+    ("", "", "discount = -25", "line 1: field 'discount': -25.00 is negative"),
+])
+def test_quote_request_with_books_only_problems_still_reaches_sales_as_a_lead(
+        engine: sa.Engine, sandbox, zoho_clients, user_sql: str, quote_sql: str,
+        line_sql: str, flag: str) -> None:
+    user = _insert_user(engine, "buyer@agro.in", "Suresh Patil")
+    with engine.begin() as conn:
+        product = conn.execute(sa.text(
+            "INSERT INTO products (sku, name, hsn_code, price) VALUES ('KNB-1', 'Neem oil', "
+            "'3808', 118) RETURNING id")).scalar()
+        quote = conn.execute(sa.text(
+            "INSERT INTO b2b_quotes (quote_number, user_id, shipping_state, grand_total) "
+            "VALUES ('Q-9', :u, 'KA', 118) RETURNING id"), {"u": user}).scalar()
+        conn.execute(sa.text(
+            "INSERT INTO b2b_quote_items (quote_id, product_id, quantity, unit_price, gst_rate, "
+            "line_total) VALUES (:q, :p, 1, 118, 18, 118)"), {"q": quote, "p": product})
+        for table, sql in (("users", user_sql), ("b2b_quotes", quote_sql),
+                           ("b2b_quote_items", line_sql)):
+            if sql:
+                conn.execute(sa.text(f"UPDATE {table} SET {sql}"))
+    report = run_flow(engine, LeadsFlow(zoho_clients.crm), retry_base=0)
+    [result] = report.results
+    assert (result.record_key, result.status) == ("quote-Q-9", "synced")
+    assert flag in result.metadata["warnings"]
+    [lead] = sandbox.records("crm_leads")
+    assert lead["Email"] == "buyer@agro.in" and flag in lead["Description"]

@@ -33,6 +33,7 @@ from kn_zoho.mapping.crm import (
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.crm_fields import FieldCheck
+from kn_zoho.sync.twins import check_quote_number, key_owners
 from kn_zoho.zoho.crm import CrmClient
 from kn_zoho.zoho.errors import ZohoError
 
@@ -175,6 +176,20 @@ class ContactsFlow:
                      {"zid": outcome.zoho_id, "id": claim.record_id})
 
 
+def _renamed_quotes(conn: sa.Connection, claims: Sequence[Claim], sources: dict[str, Payload]
+                   ) -> dict[str, Outcome]:
+    """Quote-request claims whose quote got another number since: the row of the new number
+    (enqueued by migration 20261121000400) makes its Lead, this one settles as superseded."""
+    missing = [c for c in claims
+               if c.source_table == "b2b_quotes" and c.record_key not in sources]
+    if not missing:
+        return {}
+    existing = set(conn.execute(sa.text("SELECT id FROM public.b2b_quotes WHERE id = ANY(:ids)"),
+                                {"ids": [c.record_id for c in missing]}).scalars())
+    return {c.record_key: Outcome.success("superseded", None)
+            for c in missing if c.record_id in existing}
+
+
 class LeadsFlow:
     """Contact-us submissions and B2B quote requests -> Zoho CRM Leads.
 
@@ -218,25 +233,31 @@ class LeadsFlow:
                 "FROM public.b2b_quote_items i JOIN public.products p ON p.id = i.product_id "
                 "WHERE i.quote_id = ANY(:ids) ORDER BY p.sku"), {"ids": quotes}).mappings():
             lines.setdefault(line["quote_id"], []).append(line)
+        owners = key_owners(conn, "b2b_quotes", "quote_number", "zoho_crm_id",
+                            (row["quote_number"] for row in quote_rows))
         for row in quote_rows:
             builders[f"quote-{row['quote_number']}"] = {
                 "kind": "quote", "row": row, "customer": row["customer"],
-                "lines": lines.get(row["id"], [])}
+                "lines": lines.get(row["id"], []), "owners": owners}
         return builders
 
     def _build(self, source: Payload, warnings: list[str]) -> Payload:
         if source["kind"] == "inquiry":
             return lead_from_inquiry(source["row"], warnings)
+        check_quote_number(source["row"], source["owners"])
         return lead_from_quote(source["row"], source["customer"], source["lines"], warnings)
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
         with engine.connect() as conn:
             sources = self._load(conn, claims)
+            superseded = _renamed_quotes(conn, claims, sources)
         reference = self.reference_field
         warnings: Warnings = {}
-        outcomes, to_send = _prepare(claims, sources, self._build, force=force, label="lead",
+        outcomes, to_send = _prepare([c for c in claims if c.record_key not in superseded],
+                                     sources, self._build, force=force, label="lead",
                                      warnings=warnings)
+        outcomes |= superseded
         to_send = [(c, {**p, reference: c.record_key}, d) for c, p, d in to_send]
         outcomes |= _send(to_send, lambda ps: self.crm.upsert("Leads", ps, (reference,)),
                           "upsert")

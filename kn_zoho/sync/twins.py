@@ -59,6 +59,22 @@ def check_sku(product: Row, owners: Mapping[str, Row], record: str | None = None
         f"Give product {product['id']} a SKU of its own; saving it syncs it again")
 
 
+def check_quote_number(quote: Row, owners: Mapping[str, Row]) -> None:
+    """MappingError when another quote owns this quote's number but for letter case: its Lead
+    is keyed ``quote-<number>`` in a unique CRM field, which Zoho compares without case, so
+    the two requests would share (and overwrite) one Lead."""
+    number = str(quote.get("quote_number") or "")
+    owner = owners.get(number.lower())
+    if owner is None or owner["id"] == quote["id"]:
+        return
+    raise MappingError(
+        f"quote {number}", "quote_number",
+        f"{shown(number)} differs only in letter case from quote "
+        f"{shown(owner['key_value'])}; Zoho CRM compares the Leads' reference without letter "
+        "case, so this request would overwrite the other's Lead",
+        "Give the quote a number of its own; saving it syncs it again")
+
+
 def shared_ignoring_case(conn: sa.Connection, table: str, key: str, values: Iterable[str]
                          ) -> set[str]:
     """The lower-cased ``values`` that more than one row of ``table`` has, ignoring case."""

@@ -119,3 +119,41 @@ def test_quote_request_with_books_only_problems_still_reaches_sales_as_a_lead(
     assert flag in result.metadata["warnings"]
     [lead] = sandbox.records("crm_leads")
     assert lead["Email"] == "buyer@agro.in" and flag in lead["Description"]
+
+
+@pytest.mark.parametrize(("first", "twin"), [("Q-77", "q-77"), ("QT/2026/5", "qt/2026/5"),
+                                            ("B2B-Q1", "b2b-q1")])
+def test_quote_number_case_twin_never_overwrites_the_other_requests_lead(
+        engine: sa.Engine, sandbox, zoho_clients, first: str, twin: str) -> None:
+    user = _insert_user(engine, "buyer@agro.in", "Suresh Patil")
+
+    def request(number: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO b2b_quotes (quote_number, user_id, notes) "
+                                 "VALUES (:n, :u, :notes)"),
+                         {"n": number, "u": user, "notes": f"request {number}"})
+
+    request(first)
+    run_flow(engine, LeadsFlow(zoho_clients.crm), retry_base=0)
+    before = {lead["id"]: json.dumps(lead, sort_keys=True)
+              for lead in sandbox.records("crm_leads")}
+
+    request(twin)
+    [result] = run_flow(engine, LeadsFlow(zoho_clients.crm), retry_base=0).results
+    assert (result.record_key, result.status) == (f"quote-{twin}", "failed")
+    assert f"quote {twin}: field 'quote_number': '{twin}' differs only in letter case" in (
+        result.error_message)
+    assert {lead["id"]: json.dumps(lead, sort_keys=True)
+            for lead in sandbox.records("crm_leads")} == before
+
+    # the admin renumbers the second request: its Lead is made under the new number
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE b2b_quotes SET quote_number = :new WHERE quote_number = "
+                             ":old"), {"new": f"{twin}-2", "old": twin})
+    results = {r.record_key: r for r in run_flow(engine, LeadsFlow(zoho_clients.crm),
+                                                 retry_base=0).results}
+    assert {key: (r.status, r.operation) for key, r in results.items()} == {
+        f"quote-{twin}": ("synced", "superseded"),
+        f"quote-{twin}-2": ("synced", "upsert:insert")}
+    leads = {lead["id"]: json.dumps(lead, sort_keys=True) for lead in sandbox.records("crm_leads")}
+    assert len(leads) == 2 and all(leads[key] == value for key, value in before.items())

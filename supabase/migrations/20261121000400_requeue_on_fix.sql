@@ -118,6 +118,8 @@ BEGIN
     IF integration.content_changed(to_jsonb(OLD), to_jsonb(NEW)) THEN
         PERFORM integration.requeue_renamed('books_estimate', OLD.quote_number,
                                             NEW.quote_number, 'b2b_quotes', NEW.id);
+        PERFORM integration.requeue_renamed('crm_lead', 'quote-' || OLD.quote_number,
+                                            'quote-' || NEW.quote_number, 'b2b_quotes', NEW.id);
         PERFORM integration.requeue_unsynced(ARRAY['crm_lead', 'books_estimate'],
                                              ARRAY[NEW.id]);
     END IF;

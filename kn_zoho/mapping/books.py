@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from kn_zoho.mapping import totals as t
 from kn_zoho.mapping import validation as v
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.mapping.gst import (
     SupplyType,
     TaxLine,
-    Totals,
     document_totals,
+    principal_rate,
     round_paisa,
     supply_type,
 )
@@ -58,7 +59,7 @@ class TaxTable:
         except KeyError:
             kind = "intra-state GST tax group" if supply == "intra" else "inter-state IGST tax"
             raise ValueError(
-                f"Zoho Books has no {kind} at {_percent(rate)}%; add it under Settings > Taxes"
+                f"Zoho Books has no {kind} at {_percent(rate)}%"
             ) from None
 
 
@@ -179,23 +180,34 @@ def invoice_from_order(
     taxes: TaxTable,
     seller_state: str,
     user: Row | None = None,
+    tolerance: Decimal | None = None,
 ) -> dict[str, Any]:
     """A GST invoice for a paid order, refused if Zoho's total would differ from grand_total.
 
     ``lines`` are order_items joined with their product's ``sku``, ``name`` and ``hsn_code``.
     Storefront prices include GST (baseline.sql), so the invoice is tax inclusive and Zoho
-    extracts the tax from each line. With ``user`` the invoice carries the buyer's GST
-    treatment and GSTIN; without it Zoho takes them from the customer.
+    extracts the tax from each line. The shipping charge, GST inclusive too, is taxed at the
+    principal supply's rate (see ``gst``). The storefront's ``tax_total`` is the GST in the
+    lines only; the invoice's GST adds the shipping's, its total is the same grand total.
+    A difference to grand_total of at most ``tolerance`` (``totals.total_tolerance()``)
+    is carried as a visible ``adjustment``; a larger one is refused with both figures. With
+    ``user`` the invoice carries the buyer's GST treatment and GSTIN; without it Zoho takes
+    them from the customer.
     """
     record = _order_record(order)
+    v.document_number(order.get("order_number"), record, "order_number")
+    v.currency(order.get("currency"), record)
     place = v.required_state(order.get("shipping_state"), record, "shipping_state")
     supply = supply_type(seller_state, place.code)
     checked = _lines(lines, record, "order_items")
     shipping = v.money(order.get("shipping_charge") or 0, record, "shipping_charge")
-    totals = document_totals(
-        (line.tax_line for line in checked), shipping, inclusive=True, supply=supply
-    )
-    _check_total(record, v.money(order.get("grand_total"), record, "grand_total"), totals)
+    tax_lines = [line.tax_line for line in checked]
+    shipping_rate = principal_rate(tax_lines) if shipping else None
+    totals = document_totals(tax_lines, shipping, inclusive=True, supply=supply,
+                             shipping_tax_percentage=shipping_rate)
+    grand_total = v.money(order.get("grand_total"), record, "grand_total")
+    adjustment = t.adjustment(record, grand_total, totals,
+                             t.total_tolerance() if tolerance is None else tolerance)
     payload: dict[str, Any] = {
         "customer_id": customer_id,
         "reference_number": order["order_number"],
@@ -206,6 +218,11 @@ def invoice_from_order(
         "line_items": _line_items(checked, item_ids, taxes, supply),
         "shipping_charge": float(shipping),
     }
+    if shipping_rate is not None:
+        payload["shipping_charge_tax_id"] = _tax_id(taxes, shipping_rate, supply, record)
+    if adjustment:
+        payload["adjustment"] = float(adjustment)
+        payload["adjustment_description"] = t.ADJUSTMENT_DESCRIPTION
     if user is not None:
         payload.update(_gst_treatment(user, record))
     return payload
@@ -275,6 +292,10 @@ def estimate_from_quote(
     whichever reading reproduces the quote's grand_total, and is refused if neither does.
     """
     record = f"quote {quote['quote_number']}"
+    # Books documents no rule for estimate numbers; the GST serial rule is the stricter one,
+    # and keeps the number valid should the estimate become an invoice.
+    v.document_number(quote.get("quote_number"), record, "quote_number")
+    v.currency(quote.get("currency"), record)
     place = v.state(quote.get("shipping_state"), record, "shipping_state")
     if place is None and user is not None:
         place = v.state(user.get("shipping_state"), record, "shipping_state") or v.state(
@@ -285,7 +306,8 @@ def estimate_from_quote(
     supply = supply_type(seller_state, place.code)
     checked = _lines(lines, record, "b2b_quote_items")
     grand_total = v.money(quote.get("grand_total"), record, "grand_total")
-    inclusive = _inclusive_reading(record, checked, grand_total, supply)
+    inclusive = t.inclusive_reading(record, [line.tax_line for line in checked], grand_total,
+                                    supply)
     payload: dict[str, Any] = {
         "customer_id": customer_id,
         "reference_number": quote["quote_number"],
@@ -332,7 +354,8 @@ def _lines(lines: Sequence[Row], record: str, table: str) -> list[_Line]:
         rate = v.money(line.get("unit_price"), line_record, "unit_price")
         discount = v.money(line.get("discount") or 0, line_record, "discount")
         if discount > round_paisa(rate * quantity):
-            raise MappingError(line_record, "discount", f"{discount} exceeds the line amount")
+            raise MappingError(line_record, "discount", f"{discount} exceeds the line amount "
+                               f"{round_paisa(rate * quantity)}")
         checked.append(
             _Line(
                 record=line_record,
@@ -355,8 +378,9 @@ def _line_items(
         item_id = item_ids.get(line.sku)
         if item_id is None:
             raise MappingError(
-                line.record, "sku", f"no Zoho Books item for SKU {line.sku!r} (sync it first)"
-            )
+                line.record, "sku", f"no Zoho Books item for SKU {v.shown(line.sku)}",
+                "Sync the product's item first (it syncs on its own unless it failed: "
+                "see books_items)")
         items.append(
             {
                 "item_id": item_id,
@@ -368,37 +392,6 @@ def _line_items(
             }
         )
     return items
-
-
-def _check_total(record: str, grand_total: Decimal, totals: Totals) -> None:
-    if totals.total != grand_total:
-        raise MappingError(
-            record,
-            "grand_total",
-            f"storefront grand total {grand_total} differs from {totals.total} that Zoho Books "
-            f"computes from the lines (sub total {totals.sub_total}, shipping "
-            f"{totals.shipping_charge}, GST {totals.tax_total} included)",
-        )
-
-
-def _inclusive_reading(
-    record: str, lines: Sequence[_Line], grand_total: Decimal, supply: SupplyType
-) -> bool:
-    computed = {}
-    for inclusive in (True, False):
-        totals = document_totals(
-            (line.tax_line for line in lines), 0, inclusive=inclusive, supply=supply
-        )
-        if totals.total == grand_total:
-            return inclusive
-        computed[inclusive] = totals.total
-    raise MappingError(
-        record,
-        "grand_total",
-        f"storefront grand total {grand_total} differs from both totals Zoho Books computes "
-        f"from the lines: {computed[True]} with GST included in prices, {computed[False]} "
-        "with GST added",
-    )
 
 
 def _gst_treatment(user: Row, record: str) -> dict[str, str]:
@@ -415,7 +408,9 @@ def _tax_id(taxes: TaxTable, rate: Decimal, supply: SupplyType, record: str) -> 
     try:
         return taxes.tax_id(rate, supply)
     except ValueError as error:
-        raise MappingError(record, "gst_rate", str(error)) from None
+        raise MappingError(record, "gst_rate", str(error),
+                           "Add that tax in Zoho Books (Settings > Taxes) or correct gst_rate "
+                           "in the storefront; either change syncs it again") from None
 
 
 def _order_record(order: Row) -> str:

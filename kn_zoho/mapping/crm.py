@@ -1,9 +1,17 @@
 """Storefront rows -> Zoho CRM v8 record payloads (Contacts and Leads).
 
-Length limits are Zoho's defaults for the standard fields. Display text (names, company) that is
-too long is shortened with '…' so the record still syncs, and the full text goes to Description
-where nothing is lost. Identity values (email, GSTIN) are never shortened: a changed identity
-would dedupe against the wrong record, so those fail with MappingError instead.
+Length limits are Zoho's defaults for the standard fields (First Name 40, Last Name 80:
+https://www.zoho.com/crm/help/api/modules-fields.html). A long name is split between First_Name
+and Last_Name so that it survives whole wherever the two fields together hold it; display text
+that still does not fit is shortened with '…' as the last resort, the full text goes to
+Description and a warning says so. Identity values (email, GSTIN) are never shortened: a changed
+identity would dedupe against the wrong record, so those fail with MappingError instead.
+
+A phone number is not essential to CRM: one that is not a valid number (letters, too short) is
+left out, kept as typed in Description, and reported through ``warnings`` (the sync logs them
+and puts them in the materialization metadata). Leads carry what is valid: Books-only checks
+(GSTIN, ship-to state, line figures) flag the bad value in Description instead of stopping the
+lead, so sales hears of every request; the estimate still refuses them.
 """
 
 from __future__ import annotations
@@ -12,13 +20,14 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from kn_zoho.mapping import validation as v
+from kn_zoho.mapping.errors import MappingError
 
 FIRST_NAME_MAX = 40
 LAST_NAME_MAX = 80
@@ -52,6 +61,7 @@ LEAD_REFERENCE_FIELD_ENV = "KN_ZOHO_CRM_LEAD_REFERENCE_FIELD"
 _API_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 
 Row = Mapping[str, Any]
+_T = TypeVar("_T")
 
 
 def is_api_name(name: str) -> bool:
@@ -110,7 +120,11 @@ def user_record(user: Row) -> str:
     return f"user {user['id']}"
 
 
-def contact_from_user(user: Row, config: CrmFieldConfig | None = None) -> dict[str, Any]:
+Warnings = list[str]
+
+
+def contact_from_user(user: Row, config: CrmFieldConfig | None = None,
+                      warnings: Warnings | None = None) -> dict[str, Any]:
     """A Contacts record for a storefront user, keyed by the user id in the key field.
 
     Cleared values are sent as null so an edit that removes a phone or company clears it in CRM.
@@ -118,22 +132,23 @@ def contact_from_user(user: Row, config: CrmFieldConfig | None = None) -> dict[s
     sales wrote in Description are not overwritten on every profile edit.
     """
     config = config or CrmFieldConfig()
+    warnings = [] if warnings is None else warnings
     record = user_record(user)
-    person = _person(user.get("full_name"), user.get("email"), record)
+    person = _person(user.get("full_name"), user.get("email"), record, warnings)
     company = v.display(user.get("company"))
     gstin = v.gstin(user.get("gstin"), record)
     billing_state = v.state(user.get("billing_state"), record, "billing_state")
+    notes = list(person.notes)
     payload: dict[str, Any] = {
         config.contact_key_field: str(user["id"]),
         "Email": person.email,
         "First_Name": person.first_name,
         "Last_Name": person.last_name,
-        "Phone": v.phone(user.get("phone"), record),
+        "Phone": _optional_phone(user.get("phone"), record, notes, warnings),
         "Mailing_State": billing_state.name if billing_state else None,
         "Mailing_Country": "India" if billing_state else None,
         "Lead_Source": CONTACT_LEAD_SOURCE,
     }
-    notes = list(person.notes)
     if company and config.contact_company_field:
         company = _fit(company, COMPANY_MAX, "Company", notes)
     _put_custom(payload, config.contact_company_field, company, "Company", notes)
@@ -143,35 +158,44 @@ def contact_from_user(user: Row, config: CrmFieldConfig | None = None) -> dict[s
     return payload
 
 
-def lead_from_inquiry(submission: Row) -> dict[str, Any]:
+def lead_from_inquiry(submission: Row, warnings: Warnings | None = None) -> dict[str, Any]:
     """A Leads record for a "Contact us" form submission; subject and message in Description."""
+    warnings = [] if warnings is None else warnings
     record = f"inquiry {submission['id']}"
-    person = _person(submission.get("name"), submission.get("email"), record)
+    person = _person(submission.get("name"), submission.get("email"), record, warnings)
     company = v.display(submission.get("company"))
     subject = v.text(submission.get("subject"))
     message = v.text(submission.get("message"))
     lines = [f"Subject: {subject or '(none)'}", "", message or "(no message)", ""]
     if submission.get("created_at"):
         lines.append(f"Submitted: {_timestamp(submission['created_at'])}")
-    return _lead(person, company, v.phone(submission.get("phone"), record),
-                 INQUIRY_LEAD_SOURCE, lines)
+    phone = _optional_phone(submission.get("phone"), record, lines, warnings)
+    return _lead(person, company, phone, INQUIRY_LEAD_SOURCE, lines)
 
 
-def lead_from_quote(quote: Row, user: Row, items: Sequence[Row]) -> dict[str, Any]:
+def lead_from_quote(quote: Row, user: Row, items: Sequence[Row],
+                    warnings: Warnings | None = None) -> dict[str, Any]:
     """A Leads record for a B2B quote request, with a readable quote summary in Description.
 
     ``items`` are b2b_quote_items joined with their product's ``sku`` and ``name``. The GSTIN
     goes to Description rather than the custom field: that field is set up on Contacts, and a
-    Leads layout without it would refuse the whole lead.
+    Leads layout without it would refuse the whole lead. Only the email is essential: any
+    other bad value is flagged in Description ("Not valid: ...") and in ``warnings``.
     """
+    warnings = [] if warnings is None else warnings
     record = f"quote {quote['quote_number']}"
-    person = _person(user.get("full_name"), user.get("email"), record)
+    person = _person(user.get("full_name"), user.get("email"), record, warnings)
     company = v.display(user.get("company"))
-    gstin = v.gstin(user.get("gstin"), record)
-    lines = [*_quote_summary(quote, items, record), ""]
+    flags: list[str] = []
+    lines = [*_quote_summary(quote, items, record, flags), ""]
+    gstin = _flagged(lambda: v.gstin(user.get("gstin"), record), flags)
     if gstin:
         lines.append(f"GSTIN: {gstin}")
-    return _lead(person, company, v.phone(user.get("phone"), record), QUOTE_LEAD_SOURCE, lines)
+    phone = _optional_phone(user.get("phone"), record, lines, warnings)
+    if flags:
+        lines += ["", "Not valid (to fix in the storefront before the estimate):", *flags]
+        warnings += flags
+    return _lead(person, company, phone, QUOTE_LEAD_SOURCE, lines)
 
 
 def _lead(person: _Person, company: str | None, phone: str | None, source: str,
@@ -206,24 +230,34 @@ class _Person:
     notes: tuple[str, ...]  # full name when it had to be shortened
 
 
-def _person(full_name: Any, email: Any, record: str) -> _Person:
-    """Split a full name: the last word is Last_Name (always filled), the rest First_Name.
+def _person(full_name: Any, email: Any, record: str, warnings: Warnings) -> _Person:
+    """Split a full name into First_Name and Last_Name so that it survives whole.
 
-    Indian names have no reliable family-name position, so this is only a display split; a
-    single word goes to Last_Name because Zoho requires it, and a missing name falls back to
+    Indian names have no reliable family-name position, so this is only a display split: the
+    last word is Last_Name (always filled: Zoho requires it) and the rest First_Name, unless
+    that does not fit Zoho's limits; then words move from First_Name to Last_Name until both
+    fit. Only a name longer than both fields together (or one word longer than Last_Name) is
+    shortened, with the full name in Description and a warning. A missing name falls back to
     the email's local part.
     """
     address = v.email(email, record)
     words = (v.display(full_name) or "").split()
     if not words:
         return _Person(address, None, v.truncate(address.split("@")[0], LAST_NAME_MAX), ())
+    for cut in range(len(words) - 1, -1, -1):  # words in First_Name: as many as fit
+        first = " ".join(words[:cut]) or None
+        last = " ".join(words[cut:])
+        if v.truncate(last, LAST_NAME_MAX) == last and (
+                first is None or v.truncate(first, FIRST_NAME_MAX) == first):
+            return _Person(address, first, last, ())
     first = " ".join(words[:-1]) or None
-    last = words[-1]
     short_first = v.truncate(first, FIRST_NAME_MAX) if first else None
-    short_last = v.truncate(last, LAST_NAME_MAX)
-    shortened = short_first != first or short_last != last
-    notes = (f"Full name: {' '.join(words)}",) if shortened else ()
-    return _Person(address, short_first, short_last, notes)
+    short_last = v.truncate(words[-1], LAST_NAME_MAX)
+    full = " ".join(words)
+    warnings.append(f"{record}: field 'full_name': {v.shown(full)} is longer than Zoho CRM's "
+                    f"First Name ({FIRST_NAME_MAX}) and Last Name ({LAST_NAME_MAX}) fields hold; "
+                    "sent shortened, the full name is in Description")
+    return _Person(address, short_first, short_last, (f"Full name: {full}",))
 
 
 def _fit(value: str, limit: int, label: str, notes: list[str]) -> str:
@@ -244,28 +278,25 @@ def _put_custom(
         notes.append(f"{label}: {value}")
 
 
-def _quote_summary(quote: Row, items: Sequence[Row], record: str) -> list[str]:
+def _quote_summary(quote: Row, items: Sequence[Row], record: str, flags: list[str]
+                   ) -> list[str]:
+    """The quote as sales reads it; a bad value is shown as typed and flagged, never fatal."""
     lines = [f"B2B quote request {quote['quote_number']}"]
     if quote.get("created_at"):
         lines.append(f"Requested: {_timestamp(quote['created_at'])}")
     if quote.get("valid_until"):
-        lines.append(f"Valid until: {v.calendar_date(quote['valid_until'], record, 'valid_until')}")
-    ship_to = v.state(quote.get("shipping_state"), record, "shipping_state")
+        valid = _flagged(lambda: v.calendar_date(quote["valid_until"], record, "valid_until"),
+                         flags)
+        lines.append(f"Valid until: {valid or quote['valid_until']}")
+    ship_to = _flagged(lambda: v.state(quote.get("shipping_state"), record, "shipping_state"),
+                       flags)
     if ship_to:
         lines.append(f"Ship to: {ship_to.name} ({ship_to.code})")
+    elif v.text(quote.get("shipping_state")):
+        lines.append(f"Ship to: {quote['shipping_state']}")
     lines += ["", "Lines:"]
     for number, item in enumerate(items, start=1):
-        line = f"{record} line {number}"
-        qty = v.quantity(item.get("quantity"), line)
-        price = v.money(item.get("unit_price"), line, "unit_price")
-        discount = v.money(item.get("discount") or 0, line, "discount")
-        line_total = v.money(item.get("line_total"), line, "line_total")
-        rate = v.gst_rate(item.get("gst_rate"), line)
-        text = f"{number}. {item.get('sku') or '?'} {item.get('name') or ''}".rstrip()
-        text += f": {qty} x {_inr(price)}"
-        if discount:
-            text += f" - discount {_inr(discount)}"
-        lines.append(f"{text} = {_inr(line_total)} (GST {rate.normalize():f}%)")
+        lines.append(f"{number}. " + _quote_line(item, f"{record} line {number}", flags))
     if not items:
         lines.append("(no lines)")
     lines.append("")
@@ -276,11 +307,53 @@ def _quote_summary(quote: Row, items: Sequence[Row], record: str) -> list[str]:
         ("Grand total", "grand_total"),
     ):
         if quote.get(column) is not None:
-            lines.append(f"{label}: {_inr(v.money(quote[column], record, column))}")
+            lines.append(f"{label}: {_amount(quote[column], record, column, flags)}")
     notes = v.text(quote.get("notes"))
     if notes:
         lines += ["", "Customer notes:", notes]
     return lines
+
+
+def _quote_line(item: Row, line: str, flags: list[str]) -> str:
+    quantity = _flagged(lambda: v.quantity(item.get("quantity"), line), flags)
+    price = _amount(item.get("unit_price"), line, "unit_price", flags)
+    discount = _amount(item.get("discount") or 0, line, "discount", flags)
+    line_total = _amount(item.get("line_total"), line, "line_total", flags)
+    rate = _flagged(lambda: v.gst_rate(item.get("gst_rate"), line), flags)
+    text = f"{item.get('sku') or '?'} {item.get('name') or ''}".rstrip()
+    text += f": {quantity if quantity is not None else item.get('quantity')} x {price}"
+    if discount != _inr(Decimal(0)):
+        text += f" - discount {discount}"
+    gst = f"{rate.normalize():f}" if rate is not None else v.shown(item.get("gst_rate"))
+    return f"{text} = {line_total} (GST {gst}%)"
+
+
+def _amount(value: Any, record: str, column: str, flags: list[str]) -> str:
+    """An amount as 'INR 1,234.00', or as typed when it is not a valid amount (flagged)."""
+    amount = _flagged(lambda: v.money(value, record, column), flags)
+    return _inr(amount) if amount is not None else v.shown(value)
+
+
+def _flagged(check: Callable[[], _T], flags: list[str]) -> _T | None:
+    """The checked value, or None with the problem added to ``flags``."""
+    try:
+        return check()
+    except MappingError as error:
+        flags.append(f"{error.record}: field '{error.field}': {error.reason}")
+        return None
+
+
+def _optional_phone(raw: Any, record: str, notes: list[str], warnings: Warnings) -> str | None:
+    """The phone in E.164, or None when it is not a valid number: kept as typed in ``notes``
+    (Description) and reported in ``warnings``; CRM takes the record without it."""
+    try:
+        return v.phone(raw, record)
+    except MappingError as error:
+        notes.append(f"Phone as entered: {v.text(raw)} (not a valid number, not sent)")
+        warnings.append(f"{error.record}: field 'phone': {error.reason}; sent to Zoho CRM "
+                        "without a phone (the number as typed is in Description). Correct "
+                        "phone in the storefront to send it")
+        return None
 
 
 def _description(lines: Sequence[str]) -> str:

@@ -8,7 +8,16 @@ The rule, per line: gross = round(rate * quantity); discount = the amount, or fo
 round(gross * N / 100); item_total = gross - discount; line tax = round(item_total * r / (100 + r))
 when prices include tax, else round(item_total * r / 100). Intra-state supply splits the line tax
 into CGST = round(tax / 2) and SGST (UTGST in union territories) = tax - CGST; inter-state supply
-is all IGST. Totals add the rounded line figures; shipping is untaxed.
+is all IGST. Totals add the rounded line figures.
+
+Shipping: delivery charged together with the goods is part of a composite supply, taxed at the
+rate of the principal supply (CGST Act s.8(a)). The principal supply of an order mixing rates
+is taken to be its line of the highest taxable value (item total after discount; of equal
+ones, the higher rate): that line is what the customer is buying, the rest comes with it.
+Books taxes the shipping charge with ``shipping_charge_tax_id`` like one more line, read as
+tax inclusive when the document is (storefront shipping, like its prices, includes GST), so
+the shipping's GST is extracted from it and the total does not change. An ``adjustment``
+(rounding to the storefront's grand total) is added outside tax.
 """
 
 from __future__ import annotations
@@ -69,11 +78,13 @@ class Totals:
     lines: tuple[LineAmounts, ...]
     sub_total: Decimal  # sum of item totals (tax included when prices include tax)
     discount_total: Decimal
-    tax_total: Decimal
+    tax_total: Decimal  # the lines' GST and the shipping's
     cgst: Decimal
     sgst: Decimal
     igst: Decimal
     shipping_charge: Decimal
+    shipping_tax: Decimal
+    adjustment: Decimal
     total: Decimal
 
 
@@ -102,28 +113,47 @@ def line_amounts(
     return LineAmounts(gross, line_discount, item_total, tax, cgst, sgst, igst)
 
 
+def principal_rate(lines: Iterable[TaxLine]) -> Decimal:
+    """GST rate of the principal supply: the line of the highest taxable value (ties: the
+    higher rate). The rate shipping is taxed at; ValueError for a document without lines."""
+    amounts = [(line_amounts(*line, inclusive=True, supply="inter").item_total,
+                Decimal(str(line.tax_percentage))) for line in lines]
+    if not amounts:
+        raise ValueError("a document without lines has no principal supply")
+    return max(amounts)[1]
+
+
 def document_totals(
     lines: Iterable[TaxLine],
     shipping_charge: Number,
     inclusive: bool,
     *,
     supply: SupplyType,
+    shipping_tax_percentage: Number | None = None,
+    adjustment: Number = 0,
 ) -> Totals:
-    """Totals of an invoice or estimate: rounded line figures added up, plus untaxed shipping."""
+    """Totals of an invoice or estimate: rounded line figures added up, plus shipping (taxed
+    at ``shipping_tax_percentage`` when given, like one more line) and ``adjustment``."""
     amounts = tuple(line_amounts(*line, inclusive=inclusive, supply=supply) for line in lines)
     shipping = Decimal(str(shipping_charge))
+    shipping_line = line_amounts(shipping, 1, shipping_tax_percentage or 0,
+                                 inclusive=inclusive, supply=supply)
+    everything = (*amounts, shipping_line)
     sub_total = sum((line.item_total for line in amounts), ZERO)
-    tax_total = sum((line.tax for line in amounts), ZERO)
+    tax_total = sum((line.tax for line in everything), ZERO)
+    extra = Decimal(str(adjustment))
     return Totals(
         lines=amounts,
         sub_total=sub_total,
         discount_total=sum((line.discount for line in amounts), ZERO),
         tax_total=tax_total,
-        cgst=sum((line.cgst for line in amounts), ZERO),
-        sgst=sum((line.sgst for line in amounts), ZERO),
-        igst=sum((line.igst for line in amounts), ZERO),
+        cgst=sum((line.cgst for line in everything), ZERO),
+        sgst=sum((line.sgst for line in everything), ZERO),
+        igst=sum((line.igst for line in everything), ZERO),
         shipping_charge=shipping,
-        total=sub_total + shipping + (ZERO if inclusive else tax_total),
+        shipping_tax=shipping_line.tax,
+        adjustment=extra,
+        total=sub_total + shipping + extra + (ZERO if inclusive else tax_total),
     )
 
 

@@ -41,6 +41,31 @@ _HSN_LENGTHS = (4, 6, 8)
 # Same shape python-stdnum checks: state digits, PAN, entity number (not 0), 'Z', check char.
 _GSTIN_FORMAT = re.compile(r"^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][1-9A-Z]Z[0-9A-Z]$")
 _GSTIN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_PHONE_LETTER = re.compile(r"[^\W\d_]")  # any letter, in any script
+# Rule 46(b) of the CGST Rules: a consecutive serial number of at most sixteen characters, in
+# one or multiple series, containing alphabets or numerals or special characters hyphen or
+# dash and slash ("-" and "/"). ASCII letters only: the GST portal takes nothing else.
+_DOCUMENT_NUMBER = re.compile(r"^[A-Za-z0-9/-]+$")
+DOCUMENT_NUMBER_MAX = 16
+INR = "INR"
+
+
+def shown(value: Any) -> str:
+    """A value as a person would write it in a message: text in quotes, numbers plain.
+
+    Never a Python repr (``Decimal('7.00')``, ``datetime.date(...)``): admins read these.
+    """
+    if value is None:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return f"'{value}'"
 
 
 def text(value: Any) -> str | None:
@@ -72,24 +97,32 @@ def email(value: Any, record: str, field: str = "email") -> str:
     try:
         result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
-        reason = f"{raw!r} is not a valid email address: {error}"
+        reason = f"{shown(raw)} is not a valid email address: {error}"
         raise MappingError(record, field, reason) from None
     if len(result.normalized) > EMAIL_MAX:
-        raise MappingError(record, field, f"longer than Zoho's {EMAIL_MAX} characters")
+        raise MappingError(record, field,
+                           f"{shown(raw)} is longer than Zoho's {EMAIL_MAX} characters")
     return result.normalized
 
 
 def phone(value: Any, record: str, field: str = "phone") -> str | None:
-    """E.164 phone number (India when no country code is given); None when empty."""
+    """E.164 phone number (India when no country code is given); None when empty.
+
+    Letters are refused: phonenumbers would turn ``98450-KISAN`` into keypad digits, a
+    plausible number nobody gave us. Only digits, spaces, ``+ - . ( ) /`` are accepted.
+    """
     raw = text(value)
     if raw is None:
         return None
+    if _PHONE_LETTER.search(raw):
+        raise MappingError(record, field, f"{shown(raw)} contains letters; a phone number has "
+                           "digits only (spaces, '+', '-', '(', ')' are fine)")
     try:
         number = phonenumbers.parse(raw, DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise MappingError(record, field, f"{raw!r} is not a valid phone number")
+        raise MappingError(record, field, f"{shown(raw)} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -108,15 +141,16 @@ def gstin(value: Any, record: str, field: str = "gstin") -> str | None:
         raise MappingError(
             record,
             field,
-            f"{raw!r} is not a GSTIN (15 characters: state digits, PAN, "
+            f"{shown(raw)} is not a GSTIN (15 characters: state digits, PAN, "
             "entity number, 'Z', check character)",
         )
     if number[:2] not in BY_GST_NUMBER:
-        raise MappingError(record, field, f"{number!r} starts with {number[:2]!r}, no Indian state")
+        raise MappingError(record, field,
+                           f"{shown(number)} starts with {shown(number[:2])}, no Indian state")
     if not stdnum_pan.is_valid(number[2:12]):
-        raise MappingError(record, field, f"{number!r} does not contain a valid PAN")
+        raise MappingError(record, field, f"{shown(number)} does not contain a valid PAN")
     if not luhn.is_valid(number, _GSTIN_ALPHABET):
-        raise MappingError(record, field, f"{number!r} has a wrong check character")
+        raise MappingError(record, field, f"{shown(number)} has a wrong check character")
     return number
 
 
@@ -132,7 +166,7 @@ def state(value: Any, record: str, field: str) -> State | None:
         return None
     found = state_for_code(raw)
     if found is None:
-        raise MappingError(record, field, f"{raw!r} is not an Indian state code")
+        raise MappingError(record, field, f"{shown(raw)} is not an Indian state code")
     return found
 
 
@@ -144,6 +178,37 @@ def required_state(value: Any, record: str, field: str) -> State:
     return found
 
 
+def document_number(value: Any, record: str, field: str) -> str:
+    """A GST invoice serial: letters, digits, '-' and '/', at most 16 characters."""
+    raw = text(value)
+    if raw is None:
+        raise MappingError(record, field, "number is missing")
+    if len(raw) > DOCUMENT_NUMBER_MAX:
+        raise MappingError(record, field, f"{shown(raw)} is longer than the "
+                           f"{DOCUMENT_NUMBER_MAX} characters GST allows a document number")
+    if not _DOCUMENT_NUMBER.match(raw):
+        bad = "".join(sorted({c for c in raw if not _DOCUMENT_NUMBER.match(c)}))
+        raise MappingError(record, field, f"{shown(raw)} contains {shown(bad)}; GST allows only "
+                           "letters, digits, '-' and '/' in a document number")
+    return raw
+
+
+def currency(value: Any, record: str, field: str = "currency") -> str:
+    """The order's currency, which must be INR (the Books organization's base currency).
+
+    Sending the same figures labelled INR would relabel them; Books could invoice in another
+    currency only with exchange rates set up, so anything else is refused. A missing value
+    (a storefront without the column) is INR, the storefront's default.
+    """
+    raw = text(value)
+    if raw is None or raw.upper() == INR:
+        return INR
+    raise MappingError(record, field, f"{shown(raw)} is not INR; Zoho Books invoices this "
+                       "organization's sales in INR only",
+                       "Convert the order to INR in the storefront (or invoice it in Zoho "
+                       "Books by hand); saving the change syncs it again")
+
+
 def hsn_code(value: Any, record: str, field: str = "hsn_code") -> str:
     """HSN code of 4, 6 or 8 digits (spaces and dots dropped); required on GST invoices."""
     raw = text(value)
@@ -151,7 +216,7 @@ def hsn_code(value: Any, record: str, field: str = "hsn_code") -> str:
         raise MappingError(record, field, "HSN code is missing (GST invoices need one per line)")
     digits = re.sub(r"[\s.]", "", raw)
     if not digits.isascii() or not digits.isdigit() or len(digits) not in _HSN_LENGTHS:
-        raise MappingError(record, field, f"{raw!r} is not an HSN code of 4, 6 or 8 digits")
+        raise MappingError(record, field, f"{shown(raw)} is not an HSN code of 4, 6 or 8 digits")
     return digits
 
 
@@ -160,7 +225,7 @@ def gst_rate(value: Any, record: str, field: str = "gst_rate") -> Decimal:
     rate = _decimal(value, record, field)
     if rate not in GST_RATES:
         allowed = ", ".join(str(r) for r in sorted(GST_RATES))
-        raise MappingError(record, field, f"{value!r} is not a GST rate ({allowed})")
+        raise MappingError(record, field, f"{shown(value)} is not a GST rate ({allowed})")
     return rate
 
 
@@ -168,9 +233,9 @@ def money(value: Any, record: str, field: str) -> Decimal:
     """A non-negative amount in rupees with at most two decimals."""
     amount = _decimal(value, record, field)
     if amount < 0:
-        raise MappingError(record, field, f"{value!r} is negative")
+        raise MappingError(record, field, f"{shown(value)} is negative")
     if amount != amount.quantize(PAISA):
-        raise MappingError(record, field, f"{value!r} has more than two decimal places")
+        raise MappingError(record, field, f"{shown(value)} has more than two decimal places")
     return amount
 
 
@@ -178,7 +243,7 @@ def quantity(value: Any, record: str, field: str = "quantity") -> int:
     """A positive whole quantity."""
     amount = _decimal(value, record, field)
     if amount <= 0 or amount != amount.to_integral_value():
-        raise MappingError(record, field, f"{value!r} is not a positive whole quantity")
+        raise MappingError(record, field, f"{shown(value)} is not a positive whole quantity")
     return int(amount)
 
 
@@ -188,7 +253,7 @@ def ist_date(value: Any, record: str, field: str) -> str:
         try:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise MappingError(record, field, f"{value!r} is not a timestamp") from None
+            raise MappingError(record, field, f"{shown(value)} is not a timestamp") from None
     if isinstance(value, datetime):
         return to_ist(value).date().isoformat()
     if isinstance(value, date):
@@ -210,7 +275,7 @@ def calendar_date(value: Any, record: str, field: str) -> str:
     try:
         return date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        raise MappingError(record, field, f"{value!r} is not a date") from None
+        raise MappingError(record, field, f"{shown(value)} is not a date") from None
 
 
 def truncate(value: str, limit: int) -> str:
@@ -238,13 +303,13 @@ def _decimal(value: Any, record: str, field: str) -> Decimal:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise MappingError(record, field, "value is missing")
     if isinstance(value, bool):
-        raise MappingError(record, field, f"{value!r} is not a number")
+        raise MappingError(record, field, f"{shown(value)} is not a number")
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise MappingError(record, field, f"{value!r} is not a number") from None
+        raise MappingError(record, field, f"{shown(value)} is not a number") from None
     if not number.is_finite():
-        raise MappingError(record, field, f"{value!r} is not a number")
+        raise MappingError(record, field, f"{shown(value)} is not a number")
     return number
 
 

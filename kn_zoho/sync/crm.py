@@ -17,6 +17,7 @@ missing or non-unique key field stops the whole flow with one error, records unt
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -32,16 +33,25 @@ from kn_zoho.mapping.crm import (
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.crm_fields import FieldCheck
+from kn_zoho.sync.twins import check_quote_number, key_owners
 from kn_zoho.zoho.crm import CrmClient
 from kn_zoho.zoho.errors import ZohoError
 
+log = logging.getLogger(__name__)
+
 Payload = dict[str, Any]
 Pending = tuple[Claim, Payload, str]  # claim, payload to send, hash of the mapped payload
+Warnings = dict[str, list[str]]  # record key -> what was sent without (e.g. a bad phone)
 
 
-def _prepare(claims: Sequence[Claim], rows: dict[str, Any], build: Callable[[Any], Payload],
-             *, force: bool, label: str) -> tuple[dict[str, Outcome], list[Pending]]:
-    """Map each claimed record; bad data and unchanged payloads are settled here."""
+def _prepare(claims: Sequence[Claim], rows: dict[str, Any],
+             build: Callable[[Any, list[str]], Payload], *, force: bool, label: str,
+             warnings: Warnings) -> tuple[dict[str, Outcome], list[Pending]]:
+    """Map each claimed record; bad data and unchanged payloads are settled here.
+
+    What the mapping left out and said so (``warnings``) is logged here and goes into the
+    record's materialization metadata (see ``_with_warnings``).
+    """
     outcomes: dict[str, Outcome] = {}
     to_send: list[Pending] = []
     for claim in claims:
@@ -51,18 +61,31 @@ def _prepare(claims: Sequence[Claim], rows: dict[str, Any], build: Callable[[Any
                 "load", "NOT_FOUND", f"{label} {claim.record_key} no longer exists in the "
                 "storefront", transient=False)
             continue
+        notes = warnings.setdefault(claim.record_key, [])
         try:
-            payload = build(row)
+            payload = build(row, notes)
         except MappingError as exc:
             outcomes[claim.record_key] = Outcome.failure("map", "INVALID_DATA", str(exc),
                                                          transient=False)
             continue
+        for note in notes:
+            log.warning("%s %s: %s", claim.entity, claim.record_key, note)
         digest = payload_hash(payload)
         if not force and claim.zoho_id and digest == claim.payload_hash:
             outcomes[claim.record_key] = Outcome.success("unchanged", claim.zoho_id, digest)
             continue
         to_send.append((claim, payload, digest))
     return outcomes, to_send
+
+
+def _with_warnings(outcomes: dict[str, Outcome], warnings: Warnings) -> dict[str, Outcome]:
+    """Successful outcomes carry their record's warnings as metadata for the Dagster UI."""
+    for key, notes in warnings.items():
+        outcome = outcomes.get(key)
+        if outcome is not None and outcome.ok and notes:
+            metadata = {**(outcome.metadata or {}), "warnings": "\n".join(notes)}
+            outcomes[key] = dataclasses.replace(outcome, metadata=metadata)
+    return outcomes
 
 
 def _send(batch: list[Pending], call: Callable[[list[Payload]], list[Any]],
@@ -124,9 +147,10 @@ class ContactsFlow:
                 sa.text("SELECT * FROM public.users WHERE id = ANY(:ids)"),
                 {"ids": [c.record_id for c in claims]}).mappings()}
             shared = _emails_shared_ignoring_case(conn, rows.values())
+        warnings: Warnings = {}
         outcomes, to_send = _prepare(claims, rows,
-                                     lambda row: contact_from_user(row, self.fields),
-                                     force=force, label="user")
+                                     lambda row, notes: contact_from_user(row, self.fields, notes),
+                                     force=force, label="user", warnings=warnings)
         known, new, key_only = [], [], []
         for claim, payload, digest in to_send:
             zoho_id = claim.zoho_id or rows[claim.record_key]["zoho_crm_id"]
@@ -144,12 +168,26 @@ class ContactsFlow:
         outcomes |= _send(key_only, lambda ps: self.crm.upsert("Contacts", ps, (key,)),
                           "upsert")
         outcomes |= _send(known, lambda ps: self.crm.update("Contacts", ps), "update")
-        return outcomes
+        return _with_warnings(outcomes, warnings)
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
         conn.execute(sa.text("UPDATE public.users SET zoho_crm_id = :zid WHERE id = :id "
                              "AND zoho_crm_id IS DISTINCT FROM :zid"),
                      {"zid": outcome.zoho_id, "id": claim.record_id})
+
+
+def _renamed_quotes(conn: sa.Connection, claims: Sequence[Claim], sources: dict[str, Payload]
+                   ) -> dict[str, Outcome]:
+    """Quote-request claims whose quote got another number since: the row of the new number
+    (enqueued by migration 20261121000400) makes its Lead, this one settles as superseded."""
+    missing = [c for c in claims
+               if c.source_table == "b2b_quotes" and c.record_key not in sources]
+    if not missing:
+        return {}
+    existing = set(conn.execute(sa.text("SELECT id FROM public.b2b_quotes WHERE id = ANY(:ids)"),
+                                {"ids": [c.record_id for c in missing]}).scalars())
+    return {c.record_key: Outcome.success("superseded", None)
+            for c in missing if c.record_id in existing}
 
 
 class LeadsFlow:
@@ -195,28 +233,35 @@ class LeadsFlow:
                 "FROM public.b2b_quote_items i JOIN public.products p ON p.id = i.product_id "
                 "WHERE i.quote_id = ANY(:ids) ORDER BY p.sku"), {"ids": quotes}).mappings():
             lines.setdefault(line["quote_id"], []).append(line)
+        owners = key_owners(conn, "b2b_quotes", "quote_number", "zoho_crm_id",
+                            (row["quote_number"] for row in quote_rows))
         for row in quote_rows:
             builders[f"quote-{row['quote_number']}"] = {
                 "kind": "quote", "row": row, "customer": row["customer"],
-                "lines": lines.get(row["id"], [])}
+                "lines": lines.get(row["id"], []), "owners": owners}
         return builders
 
-    def _build(self, source: Payload) -> Payload:
+    def _build(self, source: Payload, warnings: list[str]) -> Payload:
         if source["kind"] == "inquiry":
-            return lead_from_inquiry(source["row"])
-        return lead_from_quote(source["row"], source["customer"], source["lines"])
+            return lead_from_inquiry(source["row"], warnings)
+        check_quote_number(source["row"], source["owners"])
+        return lead_from_quote(source["row"], source["customer"], source["lines"], warnings)
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
         with engine.connect() as conn:
             sources = self._load(conn, claims)
+            superseded = _renamed_quotes(conn, claims, sources)
         reference = self.reference_field
-        outcomes, to_send = _prepare(
-            claims, sources, lambda source: self._build(source), force=force, label="lead")
+        warnings: Warnings = {}
+        outcomes, to_send = _prepare([c for c in claims if c.record_key not in superseded],
+                                     sources, self._build, force=force, label="lead",
+                                     warnings=warnings)
+        outcomes |= superseded
         to_send = [(c, {**p, reference: c.record_key}, d) for c, p, d in to_send]
         outcomes |= _send(to_send, lambda ps: self.crm.upsert("Leads", ps, (reference,)),
                           "upsert")
-        return outcomes
+        return _with_warnings(outcomes, warnings)
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
         if claim.source_table == "contact_submissions":

@@ -17,18 +17,23 @@ def test_mapping_error_names_record_field_and_reason() -> None:
     reason = "'XX' is not an Indian state code"
     error = MappingError("order KN-2026-000017", "shipping_state", reason)
     assert str(error) == (
-        "order KN-2026-000017: field 'shipping_state': 'XX' is not an Indian state code"
+        "order KN-2026-000017: field 'shipping_state': 'XX' is not an Indian state code. "
+        "Correct shipping_state of order KN-2026-000017 in the storefront; saving the change "
+        "syncs it again."
     )
     assert isinstance(error, ValueError)
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes, as Dagster pickles)
-    assert (copy.record, copy.field, copy.reason) == (error.record, error.field, error.reason)
+    assert (copy.record, copy.field, copy.reason, copy.action) == (
+        error.record, error.field, error.reason, error.action)
+    custom = MappingError("r", "f", "bad", "Fix it in Books")
+    assert str(custom) == "r: field 'f': bad. Fix it in Books."
 
 
 def test_state_code_error_message() -> None:
     with pytest.raises(MappingError) as caught:
         v.state("XX", "order KN-2026-000017", "shipping_state")
-    assert str(caught.value) == (
-        "order KN-2026-000017: field 'shipping_state': 'XX' is not an Indian state code"
+    assert str(caught.value).startswith(
+        "order KN-2026-000017: field 'shipping_state': 'XX' is not an Indian state code. "
     )
 
 

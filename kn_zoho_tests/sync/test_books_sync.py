@@ -141,10 +141,10 @@ def test_bad_orders_fail_alone_with_the_field_named(
     run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
     numbers = [o["order_number"] for o in _rows(engine, "SELECT order_number FROM orders "
                                                         "ORDER BY order_number")]
-    off_by_a_paisa, taken, mismatch = numbers[:3]
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE orders SET grand_total = grand_total + 0.01 "
-                             "WHERE order_number = :n"), {"n": off_by_a_paisa})
+    off_by_a_rupee, taken, mismatch = numbers[:3]
+    with engine.begin() as conn:  # (a paisa is an adjustment: test_books_shipping_and_rounding)
+        conn.execute(sa.text("UPDATE orders SET grand_total = grand_total + 1.00 "
+                             "WHERE order_number = :n"), {"n": off_by_a_rupee})
     # Books already holds invoices with two of our numbers: one for something else, one of
     # ours whose total differs from the storefront's (e.g. edited in Books by hand)
     customer = books_clients.books.create_contact({"contact_name": "Walk-in"})
@@ -158,8 +158,8 @@ def test_bad_orders_fail_alone_with_the_field_named(
 
     report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
     failed = {r.record_key: r for r in report.results if r.status == "failed"}
-    assert set(failed) == {off_by_a_paisa, taken, mismatch}
-    assert "'grand_total'" in failed[off_by_a_paisa].error_message
+    assert set(failed) == {off_by_a_rupee, taken, mismatch}
+    assert "'grand_total'" in failed[off_by_a_rupee].error_message
     assert failed[taken].error_code == "NUMBER_TAKEN"
     assert "'counter sale'" in failed[taken].error_message
     [order] = _rows(engine, "SELECT grand_total FROM orders WHERE order_number = :n",

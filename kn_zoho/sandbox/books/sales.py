@@ -46,7 +46,7 @@ from kn_zoho.sandbox.books.common import (
 from kn_zoho.sandbox.books.contacts import gst_details, state_code
 from kn_zoho.sandbox.books.inventory import change_stock, tracks_stock
 from kn_zoho.sandbox.books.taxes import TAXES_BY_ID, Tax
-from kn_zoho.sandbox.books.totals import PricedLine, document_totals, price_line
+from kn_zoho.sandbox.books.totals import ZERO, PricedLine, document_totals, price_line
 from kn_zoho.sandbox.pipeline import Handler, zoho_endpoint
 from kn_zoho.sandbox.state import SandboxState
 
@@ -98,7 +98,9 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
     if shipping < 0:
         raise invalid("shipping_charge")
     adjustment = decimal_value(payload.get("adjustment", 0), "adjustment")
-    totals = document_totals(priced, shipping, adjustment, inclusive)
+    shipping_tax = _line_tax({"tax_id": payload.get("shipping_charge_tax_id")}, {}, intra,
+                             "shipping_charge")
+    totals = document_totals(priced, shipping, adjustment, inclusive, shipping_tax)
     issued_on = iso_date(payload.get("date"), "date", state.today())
     due_on = iso_date(payload.get("due_date"), "due_date", issued_on)
     reference = optional_text(payload, "reference_number", 100)
@@ -125,7 +127,14 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
         "taxes": [{"tax_name": name, "tax_amount": money(amount)}
                   for name, amount in totals.taxes],
         "shipping_charge": money(shipping),
+        "shipping_charge_tax_id": shipping_tax.tax_id if shipping_tax else "",
+        "shipping_charge_tax": money(totals.shipping_tax),
+        "shipping_charge_inclusive_of_tax": money(
+            shipping + (ZERO if inclusive else totals.shipping_tax)),
+        "shipping_charge_exclusive_of_tax": money(
+            shipping - (totals.shipping_tax if inclusive else ZERO)),
         "adjustment": money(adjustment),
+        "adjustment_description": optional_text(payload, "adjustment_description", 100),
         "total": money(totals.total),
         "currency_code": "INR",
         "notes": notes,

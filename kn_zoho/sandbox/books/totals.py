@@ -3,9 +3,15 @@
 Per line: gross = round(rate * quantity); discount = the amount, or for "N%" round(gross * N
 / 100); item_total = gross - discount; tax = round(item_total * r / (100 + r)) when prices
 include tax, else round(item_total * r / 100). A group's tax splits into round(tax / 2) for
-its first component and the rest for the second. Totals add the rounded line figures;
-shipping is untaxed; tax is added to the total only when prices exclude it. All rounding is
-half-up to the paisa.
+its first component and the rest for the second. Totals add the rounded line figures.
+Shipping is untaxed unless the document names ``shipping_charge_tax_id``; then it is taxed
+like one more line at that tax, read as tax inclusive or exclusive as the document's
+``is_inclusive_tax`` says (Books' replies carry ``shipping_charge_inclusive_of_tax`` and
+``shipping_charge_exclusive_of_tax`` for that reason; the create-invoice docs,
+https://www.zoho.com/books/api/v3/invoices/#create-an-invoice, list the shipping tax and
+``adjustment`` / ``adjustment_description`` fields but do not spell the arithmetic out).
+``adjustment`` is added to the total outside tax. Tax is added to the total only when prices
+exclude it. All rounding is half-up to the paisa.
 
 This deliberately does not reuse ``kn_zoho.mapping.gst``: the sandbox stands in for Zoho, so
 it must compute totals on its own for tests to catch a mistake in the mapping.
@@ -45,6 +51,7 @@ class DocumentTotals:
     discount_total: Decimal
     total: Decimal
     taxes: tuple[tuple[str, Decimal], ...]  # tax name -> amount, in order of appearance
+    shipping_tax: Decimal = ZERO
 
 
 def discount_amount(gross: Decimal, discount: Any) -> Decimal:
@@ -89,12 +96,14 @@ def price_line(rate: Decimal, quantity: Decimal, discount: Any, tax: Tax | None,
 
 
 def document_totals(lines: Iterable[PricedLine], shipping_charge: Decimal,
-                    adjustment: Decimal, inclusive: bool) -> DocumentTotals:
+                    adjustment: Decimal, inclusive: bool,
+                    shipping_tax: Tax | None = None) -> DocumentTotals:
     lines = tuple(lines)
+    shipping = price_line(shipping_charge, Decimal(1), None, shipping_tax, inclusive)
     sub_total = sum((line.item_total for line in lines), ZERO)
-    tax_total = sum((line.tax for line in lines), ZERO)
+    tax_total = sum((line.tax for line in (*lines, shipping)), ZERO)
     by_name: dict[str, Decimal] = {}
-    for line in lines:
+    for line in (*lines, shipping):
         for tax, amount in line.tax_parts:
             by_name[tax.tax_name] = by_name.get(tax.tax_name, ZERO) + amount
     total = sub_total + shipping_charge + adjustment + (ZERO if inclusive else tax_total)
@@ -104,4 +113,5 @@ def document_totals(lines: Iterable[PricedLine], shipping_charge: Decimal,
         discount_total=sum((line.discount_amount for line in lines), ZERO),
         total=total,
         taxes=tuple(by_name.items()),
+        shipping_tax=shipping.tax,
     )

@@ -32,7 +32,6 @@ Call budget
 
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
-    INVOICE_NUMBER_MAX,
     ORGANIZATION_STATE_ENV,
     PAYMENT_MODE_ENV,
     Refused,
@@ -47,7 +46,6 @@ from kn_zoho.sync.books.invoices import InvoicesFlow
 from kn_zoho.sync.books.items import ItemsFlow
 
 __all__ = [
-    "INVOICE_NUMBER_MAX",
     "ORGANIZATION_STATE_ENV",
     "PAYMENT_MODE_ENV",
     "BooksCatalog",

@@ -55,14 +55,19 @@ class BooksCatalog:
             self._taxes = tax_table_from_zoho(self.books.list_taxes())
         return self._taxes
 
-    def customer(self, user: Mapping[str, Any]) -> tuple[str, str]:
+    def customer(self, user: Mapping[str, Any], *, exact_email: bool = False
+                 ) -> tuple[str, str]:
         """The Books contact for a storefront user: (id, "link" | "create" | "adopt").
 
         Found by email; else created. Books refuses a second contact with the same name, so
         a namesake (another storefront user) gets the email added to the name.
+        ``exact_email``: another storefront user's email differs from this one's only in
+        letter case, so only an exact match is this user's contact (see ``_exact_customer``).
         """
         payload = customer_from_user(user)
         email = customer_email(payload)
+        if exact_email:
+            return self._exact_customer(payload, email)
         key = email.casefold()
         index = self._contact_index()
         if key in index.ids:
@@ -136,6 +141,28 @@ class BooksCatalog:
             self._items.ids.pop(sku.casefold(), None)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _exact_customer(self, payload: Row, email: str) -> tuple[str, str]:
+        """Two storefront accounts whose emails differ only in case are two Books customers:
+        the contact is looked up by its exact email (one search; the listing's index and the
+        client's finder ignore case) and created if missing, never shared with the other."""
+
+        def find() -> Row | None:
+            return next((contact for contact in self.books.paged(
+                "/contacts", "contacts", {"email": email})
+                if str(contact.get("email") or "").strip() == email), None)
+
+        found = find()
+        if found is not None:
+            return str(found["contact_id"]), "link"
+        index = self._contact_index()
+        name = payload["contact_name"]
+        if name.casefold() in index.names:
+            name = _namesake(name, email)
+        contact, how = self._create_contact({**payload, "contact_name": name}, find,
+                                            email.casefold())
+        index.names.add(str(contact.get("contact_name") or "").casefold())
+        return str(contact["contact_id"]), how
 
     def _create_contact(self, payload: Row, find: Callable[[], Row | None], key: str
                         ) -> tuple[Row, str]:

@@ -32,7 +32,6 @@ DEFAULT_ORGANIZATION_STATE = "KA"  # KN Biosciences, Bengaluru; the sandbox org 
 PREFETCH_PAGES = 10
 # A refund after payment keeps the sale's invoice (the refund is a credit note in Books).
 INVOICED_STATUSES = frozenset({"paid", "refunded"})
-INVOICE_NUMBER_MAX = 16  # GST: an invoice serial has at most 16 characters
 # How storefront payments are recorded in Books: one of its documented payment modes.
 PAYMENT_MODE_ENV = "KN_ZOHO_BOOKS_PAYMENT_MODE"
 _PAISA = Decimal("0.01")

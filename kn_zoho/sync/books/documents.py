@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +26,11 @@ from kn_zoho.sync.books.common import (
     create_or_adopt,
     document_metadata,
     organization_state,
+    refused_for_good,
 )
+from kn_zoho.sync.twins import check_sku, key_owners, shared_ignoring_case
 from kn_zoho.zoho.books import BooksClient
+from kn_zoho.zoho.errors import ZohoError
 
 
 class _DocumentFlow:
@@ -35,6 +38,7 @@ class _DocumentFlow:
 
     entity: str
     label: str            # "order" / "quote", for messages
+    number_column: str    # the document's number: its queue key
     table: str            # storefront table of the documents
     line_table: str       # ... and of their lines
     line_key: str         # the lines' column pointing at the document
@@ -43,6 +47,7 @@ class _DocumentFlow:
                 ) -> dict[str, Outcome]:
         documents, lines, users, products = _load_documents(
             engine, claims, self.table, self.line_table, self.line_key)
+        owners, self._shared_emails = _key_owners(engine, users.values(), products.values())
         taxes, outcomes = _setup_failure(self.catalog, claims)
         if taxes is None:
             return outcomes
@@ -51,10 +56,16 @@ class _DocumentFlow:
             if document is None:
                 outcomes[claim.record_key] = _missing(claim, self.label)
                 continue
+            if document[self.number_column] != claim.record_key:
+                # renamed: the queue row of the new number syncs it (migration 20261121000400)
+                outcomes[claim.record_key] = Outcome.success("superseded", None)
+                continue
             outcomes[claim.record_key] = _settle(
                 f"{self.label} {claim.record_key}",
                 lambda progress, claim=claim, document=document: self._sync(
-                    engine, claim, document, lines.get(document["id"], []),
+                    engine, claim, document, _checked_skus(
+                        f"{self.label} {claim.record_key}", lines.get(document["id"], []),
+                        products, owners),
                     users[document["user_id"]], products, taxes, progress))
         return outcomes
 
@@ -68,6 +79,7 @@ class _DocumentFlow:
         self.books = books
         self.catalog = catalog or BooksCatalog(books)
         self.seller_state = seller_state or organization_state()
+        self._shared_emails: set[str] = set()
 
     def api_calls(self) -> int:
         return books_api_calls(self.books)
@@ -78,7 +90,8 @@ class _DocumentFlow:
         """The customer and every line's item in Books, created if missing, ids stored."""
         customer_id = user.get("zoho_books_id")
         if not customer_id:
-            customer_id, how = self.catalog.customer(user)
+            shared = str(user.get("email") or "").strip().lower() in self._shared_emails
+            customer_id, how = self.catalog.customer(user, exact_email=shared)
             _link(engine, "users", user, customer_id)
             progress.steps.append(f"customer:{how}")
         item_ids: dict[str, str] = {}
@@ -102,6 +115,61 @@ class _DocumentFlow:
                 f"field 'grand_total': Zoho Books computed {kind} {number} total {total} but the "
                 f"storefront grand total is {expected}; the {kind} (id {document_id}) is in "
                 "Books: correct or void it there"))
+
+
+def _key_owners(engine: sa.Engine, users: Iterable[Row], products: Iterable[Row]
+                ) -> tuple[dict[str, Row], set[str]]:
+    """Who owns each SKU of a batch in Books (see ``twins``), and the batch's emails that
+    another storefront user has in another letter case: two queries."""
+    with engine.connect() as conn:
+        return (key_owners(conn, "products", "sku", "zoho_books_id",
+                           (product["sku"] for product in products)),
+                shared_ignoring_case(conn, "users", "email", (user["email"] for user in users)))
+
+
+def _checked_skus(label: str, lines: Sequence[Row], products: Mapping[Any, Row],
+                  owners: Mapping[str, Row]) -> Sequence[Row]:
+    """The document's lines, once their products are known not to be case twins of other
+    products: their Books item belongs to another product."""
+    for number, line in enumerate(lines, start=1):
+        check_sku(products[line["product_id"]], owners, f"{label} line {number} ({line['sku']})")
+    return lines
+
+
+def create_numbered(books: BooksClient, create: Callable[[], Row],
+                    find: Callable[[], Row | None], kind: str, label: str, number: str
+                    ) -> tuple[Row, str]:
+    """``create_or_adopt`` for a document numbered by us. Books refuses a number it holds in
+    any letter case, and the exact-case lookup finds none when the holder is a case twin
+    (``KN-1`` for ``kn-1``): that is a field-named failure, never an adoption."""
+    try:
+        return create_or_adopt(create, find)
+    except ZohoError as error:
+        if not refused_for_good(error):
+            raise
+        body = books.call("GET", f"/{kind}s", params={f"{kind}_number": number})
+        twin = next((document for document in body.get(f"{kind}s") or []
+                     if str(document.get(f"{kind}_number") or "").casefold()
+                     == number.casefold()), None)
+        if twin is None:
+            raise
+        raise Refused("NUMBER_TAKEN", (
+            f"field '{label}_number': Zoho Books already holds {kind} "
+            f"{twin.get(f'{kind}_number')} (of {label} '{twin.get('reference_number')}'); "
+            f"it compares {kind} numbers without letter case. Give this {label} a number of "
+            "its own; saving it syncs it again")) from None
+
+
+def refuse_document_of_another(document: Row, kind: str, label: str, number: str) -> None:
+    """A Books document found under our number but made for another storefront record is
+    never adopted (nor its id kept)."""
+    reference = document.get("reference_number")
+    if reference != number:
+        raise Refused("NUMBER_TAKEN", (
+            f"field '{label}_number': Books {kind} {document.get(f'{kind}_number')} (id "
+            f"{document.get(f'{kind}_id')}) belongs to {label} '{reference}', not {label} "
+            f"'{number}'. Give this {label} a number of its own, or correct or void the "
+            f"{kind} in Books; saving the {label} syncs it again"))
 
 
 def _load_documents(engine: sa.Engine, claims: Sequence[Claim], table: str, line_table: str,
@@ -136,6 +204,7 @@ class EstimatesFlow(_DocumentFlow):
 
     entity = "books_estimate"
     label, table, line_table, line_key = "quote", "b2b_quotes", "b2b_quote_items", "quote_id"
+    number_column = "quote_number"
 
     def _payload(self, quote: Row, lines: Sequence[Row], user: Row, customer_id: str,
                  item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
@@ -157,10 +226,13 @@ class EstimatesFlow(_DocumentFlow):
         else:
             customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
             payload = self._payload(quote, lines, user, customer_id, item_ids, taxes)
-            estimate, how = create_or_adopt(
+            estimate, how = create_numbered(
+                self.books,
                 lambda: self.books.create_estimate(payload, ignore_auto_number_generation=True),
-                lambda: self.books.find_estimate_by_estimate_number(number))
+                lambda: self.books.find_estimate_by_estimate_number(number),
+                "estimate", "quote", number)
             progress.steps.append(f"estimate:{how}")
+        refuse_document_of_another(estimate, "estimate", "quote", number)
         progress.zoho_id = str(estimate["estimate_id"])
         self._check_total(estimate, "estimate", number, _amount(quote["grand_total"]))
         progress.metadata.update(document_metadata(estimate))

@@ -9,22 +9,23 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.mapping.books import TaxTable, invoice_from_order, payment_from_order
-from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
-    INVOICE_NUMBER_MAX,
     INVOICED_STATUSES,
     Refused,
     Row,
     _amount,
     _Progress,
     _write_back,
-    create_or_adopt,
     document_metadata,
 )
 from kn_zoho.sync.books.common import payment_mode as books_payment_mode
-from kn_zoho.sync.books.documents import _DocumentFlow
+from kn_zoho.sync.books.documents import (
+    _DocumentFlow,
+    create_numbered,
+    refuse_document_of_another,
+)
 from kn_zoho.sync.stock.invoices import invoice_stock_write
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
@@ -46,6 +47,7 @@ class InvoicesFlow(_DocumentFlow):
 
     entity = "books_invoice"
     label, table, line_table, line_key = "order", "orders", "order_items", "order_id"
+    number_column = "order_number"
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
                  seller_state: str | None = None, payment_mode: str | None = None) -> None:
@@ -66,10 +68,6 @@ class InvoicesFlow(_DocumentFlow):
         if order.get("payment_status") not in INVOICED_STATUSES:
             raise Refused("NOT_PAID", f"field 'payment_status': is {order.get('payment_status')!r}"
                           ", only paid orders are invoiced")
-        if len(number) > INVOICE_NUMBER_MAX:
-            raise MappingError(f"order {number}", "order_number",
-                               f"longer than the {INVOICE_NUMBER_MAX} characters GST allows an "
-                               "invoice number")
         # map once with placeholder ids: bad data fails before anything is created in Books
         self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
         invoice = self._existing(claim, order)
@@ -79,15 +77,14 @@ class InvoicesFlow(_DocumentFlow):
         else:
             customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
             payload = self._payload(order, lines, user, customer_id, item_ids, taxes)
-            invoice, how = create_or_adopt(
+            invoice, how = create_numbered(
+                self.books,
                 lambda: self.books.create_invoice(payload, ignore_auto_number_generation=True),
-                lambda: self.books.find_invoice_by_invoice_number(number))
+                lambda: self.books.find_invoice_by_invoice_number(number),
+                "invoice", "order", number)
             progress.steps.append(f"invoice:{how}")
+        refuse_document_of_another(invoice, "invoice", "order", number)
         progress.zoho_id = str(invoice["invoice_id"])
-        if invoice.get("reference_number") != number:
-            raise Refused("NUMBER_TAKEN", (
-                f"field 'order_number': Books invoice {number} (id {progress.zoho_id}) has "
-                f"reference {invoice.get('reference_number')!r}, not this order"))
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
         progress.metadata.update(document_metadata(invoice))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 
 from kn_zoho.mapping.books import TaxTable, item_from_product
 from kn_zoho.mapping.crm import payload_hash
+from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
@@ -20,6 +21,7 @@ from kn_zoho.sync.books.common import (
     _write_back,
     books_api_calls,
 )
+from kn_zoho.sync.twins import check_sku, key_owners
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoNotFoundError
 
@@ -50,6 +52,8 @@ class ItemsFlow:
             products = {row["id"]: row for row in _rows(
                 conn, "SELECT * FROM public.products WHERE id = ANY(:ids)",
                 [claim.record_id for claim in claims])}
+            owners = key_owners(conn, "products", "sku", "zoho_books_id",
+                                (product["sku"] for product in products.values()))
         taxes, outcomes = _setup_failure(self.catalog, claims)
         if taxes is None:
             return outcomes
@@ -61,19 +65,26 @@ class ItemsFlow:
             outcomes[claim.record_key] = _settle(
                 f"product {claim.record_key}",
                 lambda progress, claim=claim, product=product: self._sync(
-                    claim, product, taxes, force, progress))
+                    engine, claim, product, owners, taxes, force, progress))
         return outcomes
 
-    def _sync(self, claim: Claim, product: Row, taxes: TaxTable, force: bool,
-              progress: _Progress) -> Outcome:
+    def _sync(self, engine: sa.Engine, claim: Claim, product: Row, owners: Mapping[str, Row],
+              taxes: TaxTable, force: bool, progress: _Progress) -> Outcome:
         if product["sku"] != claim.record_key:
             # the SKU changed: the queue row of the new SKU updates the same item
             progress.zoho_id = product.get("zoho_books_id")
             progress.steps.append("superseded")
             return progress.success()
+        check_sku(product, owners)  # Books would take a case twin's SKU as the same item
         payload = item_from_product(product, taxes)
         digest = payload_hash(payload)
         item_id = claim.zoho_id or product.get("zoho_books_id")
+        if not item_id and product.get("is_active") is False:
+            # not for sale: no Books item until it is sold (an order creates it) or activated.
+            # An item that exists stays active: Books refuses an inactive item on an invoice,
+            # and an order placed before the product was withdrawn must still be invoiced.
+            progress.steps.append("inactive:not-created")
+            return progress.success()
         if item_id and not force and digest == claim.payload_hash:
             progress.zoho_id = item_id
             progress.steps.append("unchanged")
@@ -92,8 +103,10 @@ class ItemsFlow:
                     progress.steps.append("reactivate")
                 return progress.success(digest)
         item_id, how = self.catalog.item(product, payload)
-        progress.zoho_id = item_id
         progress.steps.append(how)
+        if how != "create":
+            _refuse_item_of_another(engine, product, item_id)
+        progress.zoho_id = item_id
         if how != "create":  # it existed already: make it match the storefront
             self.books.update_item(item_id, payload)
             progress.steps.append("update")
@@ -101,3 +114,17 @@ class ItemsFlow:
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
         _write_back(conn, "products", claim, outcome)
+
+
+def _refuse_item_of_another(engine: sa.Engine, product: Row, item_id: str) -> None:
+    """Never link (and update) a Books item another storefront product is linked to."""
+    with engine.connect() as conn:
+        other = conn.execute(sa.text(
+            "SELECT id, sku FROM public.products WHERE zoho_books_id = :item AND id <> :id "
+            "LIMIT 1"), {"item": item_id, "id": product["id"]}).first()
+    if other is not None:
+        raise MappingError(
+            f"product {product['sku']}", "sku",
+            f"Zoho Books item {item_id} with this SKU belongs to product {other.sku} "
+            f"({other.id})",
+            f"Give product {product['id']} a SKU of its own; saving it syncs it again")

@@ -95,8 +95,14 @@ def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefi
         zoho: ZohoResource = getattr(context.resources, resource_key)
         clients = zoho.get_clients()
         manual = SENSOR_TAG not in context.run.tags
+        def is_run_alive(run_id: str) -> bool | None:  # may a manual retry break its lease?
+            run = context.instance.get_run_by_id(run_id)
+            return None if run is None else not run.is_finished
+
+        # a lost database connection raises InfrastructureError: the step fails and is retried
         report = run_flow(zoho.storefront.get_engine(), flow(clients),
-                          run_id=context.run.run_id, keys=context.partition_keys, force=manual)
+                          run_id=context.run.run_id, run_kind="dagster",
+                          keys=context.partition_keys, force=manual, is_run_alive=is_run_alive)
         for result in report.results:
             if result.status == "synced":
                 yield _materialization(context, result)
@@ -115,6 +121,7 @@ def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefi
                     "failed": report.count("failed"),
                     "dead": report.count("dead"),
                     "retry_scheduled": report.count("pending"),
+                    "leased": report.count("leased"),
                     "api_calls": report.api_calls,
                 },
                 allow_retries=False,  # per-record retries come from the queue's backoff

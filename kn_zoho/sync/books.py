@@ -389,6 +389,7 @@ class _DocumentFlow:
     table: str            # storefront table of the documents
     line_table: str       # ... and of their lines
     line_key: str         # the lines' column pointing at the document
+    records_per_attempt = 1  # calls per record: record each outcome as soon as it is known
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
@@ -495,6 +496,7 @@ class ItemsFlow:
     """
 
     entity = "books_item"
+    records_per_attempt = 1  # calls per record: record each outcome as soon as it is known
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None) -> None:
         self.books = books

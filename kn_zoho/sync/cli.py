@@ -29,15 +29,32 @@ def _clients(database_url: str | None) -> Iterator[tuple[sa.Engine, ZohoClients]
 
 
 def _run(database_url: str | None, flows: Callable[[ZohoClients], list[Flow]]) -> None:
+    """One pass; the last line is the JSON summary. A lost database connection ends the run
+    with one error line, the summary of what was done, and exit status 1."""
+    from kn_zoho.sync.runner import InfrastructureError
     from kn_zoho.sync.service import run_flows, summary
 
     with _clients(database_url) as (engine, clients):
-        reports = run_flows(engine, flows(clients))
+        error: InfrastructureError | None = None
+        try:
+            reports = run_flows(engine, flows(clients))
+        except InfrastructureError as exc:
+            error, reports = exc, exc.reports
         for report in reports:
             for failure in report.failures:
                 click.echo(f"{failure.status:>8} {failure.entity} {failure.record_key}: "
                            f"{failure.error_message}", err=True)
-        click.echo(json.dumps(summary(engine, reports)))
+        result = summary(engine, reports)
+        for holder, count in (result.get("leased_by") or {}).items():
+            click.echo(f"  leased {count} records held by {holder}: not retried until that "
+                       "run finishes or its lease runs out (`kn-zoho queue list`)", err=True)
+        if error is not None:
+            result["error"] = str(error)
+            click.echo(f"error: {error}; the records it was working on are due again (their "
+                       "attempts not counted): run again when the database is back", err=True)
+        click.echo(json.dumps(result))
+        if error is not None:
+            raise SystemExit(1)
 
 
 @click.group("sync")

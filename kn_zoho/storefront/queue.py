@@ -41,6 +41,7 @@ class Claim:
     payload_hash: str | None
     zoho_id: str | None
     log_id: int | None = None  # the attempt's log row, once started
+    suspect: bool = False      # its last attempt's worker died: attempt it on its own
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ UPDATE integration.zoho_sync_logs
    SET status = 'abandoned', error_code = 'WORKER_LOST', finished_at = now(),
        error_message = 'run ' || coalesce(run_id, '?') || ' stopped before recording an outcome'
  WHERE entity = :entity AND record_key = ANY(:keys) AND status = 'in_progress'
+RETURNING record_key
 """
 
 
@@ -161,11 +163,11 @@ def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
         if not force:
             conn.execute(sa.text(_WORKER_LOST_SQL.format(keys=key_filter)), params)
         rows = conn.execute(sa.text(_CLAIM_SQL.format(condition=condition)), params).all()
-        if rows:
-            conn.execute(sa.text(_ABANDON_SQL),
-                         {"entity": entity, "keys": [row.record_key for row in rows]})
+        suspects = set(conn.execute(sa.text(_ABANDON_SQL), {
+            "entity": entity, "keys": [row.record_key for row in rows]}).scalars())
     claims = [Claim(row.entity, row.record_key, row.source_table, row.record_id,
-                    row.change_version, row.attempt, row.payload_hash, row.zoho_id)
+                    row.change_version, row.attempt, row.payload_hash, row.zoho_id,
+                    suspect=row.record_key in suspects)
               for row in rows]
     return sorted(claims, key=lambda c: c.record_key)
 

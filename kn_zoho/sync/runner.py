@@ -146,14 +146,18 @@ class _Pass:
     started: list[Claim] = field(default_factory=list)
 
     def attempt(self, claims: Sequence[Claim], per_attempt: int) -> None:
-        """Start, attempt and record ``claims`` in groups of ``per_attempt``."""
-        self.unstarted = list(claims)
+        """Start, attempt and record ``claims`` in groups of ``per_attempt``; records whose
+        last worker died go last and alone, so a record that kills its worker never costs
+        the others an attempt."""
+        self.unstarted = ([c for c in claims if not c.suspect]
+                          + [c for c in claims if c.suspect])
         while self.unstarted:
-            group, self.unstarted = (self.unstarted[:per_attempt],
-                                     self.unstarted[per_attempt:])
+            size = 1 if self.unstarted[0].suspect else per_attempt
+            group = [c for c in self.unstarted[:size] if c.suspect == self.unstarted[0].suspect]
             self.started = queue.start(self.engine, group, worker=self.worker,
                                        run_id=self.worker, kind=self.kind,
                                        lease=self.lease.lease)
+            self.unstarted = self.unstarted[len(group):]
             if not self.started:
                 continue  # our leases broke and another run has these records now
             began = datetime.now(UTC)

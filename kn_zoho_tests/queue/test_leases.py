@@ -1,0 +1,167 @@
+"""Leases that fit the work: a killed run's records come back within a minute on their own, a
+retried run takes its own back, and a manual retry takes a dead run's record or fails naming
+the live run that holds it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from dagster import DagsterInstance, materialize
+
+from kn_zoho.defs.crm.assets import crm_contacts
+from kn_zoho.defs.resources import StorefrontDatabase, ZohoCrmResource
+from kn_zoho.sandbox import credentials, export_lines
+from kn_zoho.storefront import queue
+from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.books import InvoicesFlow
+from kn_zoho.sync.heartbeat import LeaseSettings
+from kn_zoho.sync.runner import run_flow
+from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
+from kn_zoho_tests.sync.books_fixtures import SECRET_KEY
+from kn_zoho_tests.sync.test_books_exactly_once import _assert_once_each
+
+FAST = LeaseSettings(lease=timedelta(seconds=3), heartbeat=timedelta(seconds=1))
+
+
+def _held(engine: sa.Engine, holder_prefix: str) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.text(
+            "SELECT record_key FROM integration.zoho_sync_queue WHERE status = 'in_progress' "
+            "AND claimed_by LIKE :p"), {"p": holder_prefix + "%"}).scalars())
+
+
+@pytest.mark.slow
+def test_kill_9_mid_batch_records_are_taken_again_within_a_minute(
+        engine: sa.Engine, database_url: str, books_sandbox, books_clients) -> None:
+    """A real `kn-zoho sync books` process killed with SIGKILL while it works on invoices."""
+    seed(engine, users=8, products=6, orders=12, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    with engine.connect() as conn:
+        numbers = list(conn.execute(sa.text("SELECT order_number FROM orders")).scalars())
+    env = dict(os.environ, KN_ZOHO_SECRET_KEY=SECRET_KEY.decode(),
+               KN_ZOHO_BOOKS_CALLS_PER_MINUTE="300",  # 5 calls a second: slow enough to kill
+               KN_ZOHO_LEASE_SECONDS="3", KN_ZOHO_HEARTBEAT_SECONDS="1")
+    for line in export_lines(books_sandbox.base_url):
+        name, value = line.removeprefix("export ").split("=", 1)
+        env[name] = value.strip("'")
+    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "kn_zoho.cli", "sync", "books", "--database-url", database_url],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(books_sandbox.records("books_invoices")) < 3:  # mid-batch
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        process.kill()
+    killed_at = time.monotonic()
+    held = _held(engine, "cli-")
+    assert held  # the killed run still holds its batch
+
+    while _held(engine, "cli-"):  # nobody releases them: only the lease running out
+        assert time.monotonic() - killed_at < 60, "the killed run's records were not taken"
+        run_flow(engine, InvoicesFlow(books_clients.books), lease=FAST, retry_base=0)
+        time.sleep(0.2)
+    run_flow(engine, InvoicesFlow(books_clients.books), lease=FAST, retry_base=0)
+    _assert_once_each(engine, books_sandbox, numbers)
+    with engine.connect() as conn:
+        abandoned = conn.execute(sa.text(
+            "SELECT count(*) FROM integration.zoho_sync_logs WHERE status = 'abandoned'"
+        )).scalar_one()
+    assert abandoned == 1  # the attempt in hand when it was killed left its trace
+
+
+def test_a_retried_run_takes_its_own_leases_back(engine: sa.Engine, books_sandbox,
+                                                  books_clients) -> None:
+    """A Dagster step retried under the same run id finds the records its first try held."""
+    seed(engine, users=2, products=2, orders=3, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    keys = [c.record_key for c in queue.claim(engine, "books_invoice", worker="run-7",
+                                              kind="dagster")]
+    assert len(keys) == 3
+    other = run_flow(engine, InvoicesFlow(books_clients.books), run_id="run-8", keys=keys)
+    assert other.results == []  # held by a live lease: not another run's to take
+    again = run_flow(engine, InvoicesFlow(books_clients.books), run_id="run-7", keys=keys)
+    assert again.count("synced") == 3
+
+
+@pytest.fixture
+def dagster_resources(database_url: str, sandbox, monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setenv("KN_ZOHO_SECRET_KEY", Fernet.generate_key().decode())
+    storefront = StorefrontDatabase(database_url=database_url)
+    return {"zoho_crm": ZohoCrmResource(
+        storefront=storefront, client_id=credentials.DEMO_CLIENT_ID,
+        client_secret=credentials.DEMO_CLIENT_SECRET,
+        refresh_token=credentials.DEMO_REFRESH_TOKEN, accounts_url=sandbox.base_url,
+        attempts_per_call=1, retry_backoff_seconds=0.001)}
+
+
+def test_manual_retry_of_a_record_held_by_a_live_run_fails_naming_it_and_by_a_dead_run_syncs(
+        engine: sa.Engine, dagster_resources: dict, sandbox) -> None:
+    seed(engine, users=2, products=1, orders=0, quote_requests=0, inquiries=0)
+    with DagsterInstance.ephemeral() as instance:
+        first, second = sorted(c.record_key for c in queue.claim(
+            engine, "crm_contact", worker="probe", limit=2, kind="cli"))
+        queue.release(engine, queue.claim(engine, "crm_contact", worker="probe", limit=2,
+                                          reclaim_own=True), worker="probe")
+        instance.add_dynamic_partitions("crm_contacts", [first, second])
+        # a finished Dagster run (it synced `second`) ...
+        done = materialize([crm_contacts], instance=instance, partition_key=second,
+                           resources=dagster_resources)
+        assert done.success
+        # ... and a live CLI run hold `first` in turn
+        queue.claim(engine, "crm_contact", worker="cli-live", keys=[first], kind="cli",
+                    force=True)
+        held = materialize([crm_contacts], instance=instance, partition_key=first,
+                           resources=dagster_resources, raise_on_error=False)
+        assert not held.success
+        [failure] = [e for e in held.all_events if e.event_type_value == "STEP_FAILURE"]
+        message = failure.step_failure_data.error.message
+        assert "held by cli run cli-live" in message and "still running" in message
+
+        # the finished Dagster run held it (its lease still live): the retry breaks it
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE integration.zoho_sync_queue SET claimed_by = :run, "
+                "claimed_by_kind = 'dagster' WHERE record_key = :k"),
+                {"run": done.run_id, "k": first})
+        retried = materialize([crm_contacts], instance=instance, partition_key=first,
+                              resources=dagster_resources)
+        assert retried.success
+        assert queue.status_counts(engine, "crm_contact")["synced"] == 2
+
+
+def test_a_run_slower_than_its_lease_keeps_its_records(engine: sa.Engine) -> None:
+    """The heartbeat renews the lease while the run lives: another run cannot take them."""
+    seed(engine, users=3, products=1, orders=0, quote_requests=0, inquiries=0)
+    settings = LeaseSettings(lease=timedelta(seconds=1), heartbeat=timedelta(seconds=0.2))
+    seen: list[list[str]] = []
+
+    class Slow:
+        entity = "crm_contact"
+
+        def attempt(self, engine: sa.Engine, claims, *, force: bool):
+            time.sleep(2.5)  # two and a half leases
+            seen.append([c.record_key for c in queue.claim(engine, "crm_contact",
+                                                           worker="intruder")])
+            return {c.record_key: queue.Outcome.success("upsert", "z") for c in claims}
+
+        def write_back(self, conn, claim, outcome) -> None:
+            pass
+
+        def api_calls(self) -> int:
+            return 0
+
+    report = run_flow(engine, Slow(), lease=settings, retry_base=0)
+    assert report.count("synced") == 3
+    assert seen == [[]]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,15 +14,20 @@ import sqlalchemy as sa
 from kn_zoho.storefront import db
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow
-from kn_zoho.sync.heartbeat import LeaseSettings
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.conftest import _create_database, _drop_database, _with_database
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import BooksSandbox, make_clients
 from kn_zoho_tests.sync.test_books_exactly_once import _assert_once_each
 
-LEASE = LeaseSettings(lease=timedelta(seconds=1), heartbeat=timedelta(seconds=0.25))
+LEASE_SECONDS = 1.0
 RUNS = 4
+
+
+@pytest.fixture(autouse=True)
+def _short_leases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KN_ZOHO_LEASE_SECONDS", str(LEASE_SECONDS))
+    monkeypatch.setenv("KN_ZOHO_HEARTBEAT_SECONDS", "0.25")
 
 
 @pytest.fixture
@@ -56,7 +60,7 @@ def _overlapping(engine: sa.Engine, sandbox: BooksSandbox) -> int:
         clients = make_clients(engine, sandbox)
         try:
             run_flow(engine, InvoicesFlow(clients.books), run_id=f"run-{index}",
-                     batch_size=10, lease=LEASE, retry_base=0)
+                     batch_size=10, retry_base=0)
         finally:
             clients.close()
 
@@ -91,7 +95,7 @@ def test_four_overlapping_runs_with_breaking_leases_make_at_most_1_1x_the_calls_
     numbers = _seed(engine)
     books_sandbox.faults(latency_ms=2)
     start = _calls(books_sandbox)
-    run_flow(engine, InvoicesFlow(books_clients.books), lease=LEASE, retry_base=0)
+    run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
     one_run = _calls(books_sandbox) - start
     _assert_once_each(engine, books_sandbox, numbers)
 
@@ -100,10 +104,10 @@ def test_four_overlapping_runs_with_breaking_leases_make_at_most_1_1x_the_calls_
     assert _seed(second_engine) == numbers
     start = _calls(books_sandbox)
     broken = _overlapping(second_engine, books_sandbox)
-    time.sleep(LEASE.lease.total_seconds())  # a lease broken at the very end runs out
+    time.sleep(LEASE_SECONDS)  # a lease broken at the very end runs out
     clients = make_clients(second_engine, books_sandbox)
     try:  # whatever a pass left for later (the queue would bring it back)
-        run_flow(second_engine, InvoicesFlow(clients.books), lease=LEASE, retry_base=0)
+        run_flow(second_engine, InvoicesFlow(clients.books), retry_base=0)
     finally:
         clients.close()
     overlapping = _calls(books_sandbox) - start

@@ -95,6 +95,7 @@ def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefi
         zoho: ZohoResource = getattr(context.resources, resource_key)
         clients = zoho.get_clients()
         manual = SENSOR_TAG not in context.run.tags
+
         def is_run_alive(run_id: str) -> bool | None:  # may a manual retry break its lease?
             run = context.instance.get_run_by_id(run_id)
             return None if run is None else not run.is_finished

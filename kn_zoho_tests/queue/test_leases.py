@@ -106,3 +106,30 @@ def test_a_run_slower_than_its_lease_keeps_its_records(engine: sa.Engine) -> Non
     report = run_flow(engine, Slow(), lease=settings, retry_base=0)
     assert report.count("synced") == 3
     assert seen == [[]]
+
+
+@pytest.mark.slow
+def test_a_dropped_connection_fails_the_dagster_step_and_its_retry_finishes_the_work(
+        engine: sa.Engine, admin_engine: sa.Engine, dagster_resources: dict, sandbox) -> None:
+    """The step fails (not a green run, no record charged), Dagster's retry policy runs it
+    again under the same run id, and the retry syncs everything."""
+    from kn_zoho_tests.queue.faults import ConnectionKiller, killing
+
+    seed(engine, users=3, products=1, orders=0, quote_requests=0, inquiries=0)
+    with engine.connect() as conn:
+        keys = sorted(conn.execute(sa.text("SELECT id::text FROM users")).scalars())
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("crm_contacts", keys)
+        with killing(ConnectionKiller(admin_engine, "zoho_rate_limits", 2)) as killer:
+            result = materialize([crm_contacts], instance=instance, partition_key=keys[0],
+                                 resources=dagster_resources)
+        assert killer.fired and result.success
+        events = [e.event_type_value for e in result.all_events]
+        assert "STEP_UP_FOR_RETRY" in events and "STEP_RESTARTED" in events
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY")
+        assert "database connection failed" in failure.event_specific_data.error.to_string()
+    with engine.connect() as conn:
+        logged = conn.execute(sa.text(
+            "SELECT attempt, status FROM integration.zoho_sync_logs WHERE record_key = :k "
+            "ORDER BY id"), {"k": keys[0]}).all()
+    assert [tuple(r) for r in logged] == [(1, "interrupted"), (1, "success")]

@@ -220,7 +220,7 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     """
     run_id = run_id or worker or f"cli-{uuid.uuid4()}"
     worker = worker or run_id
-    kind = run_kind or ("cli" if run_id.startswith("cli-") else "dagster")
+    kind = run_kind or "cli"
     settings = lease or LeaseSettings.from_env()
     state = _Pass(engine, flow, worker, kind, settings,
                   retry_base_seconds() if retry_base is None else retry_base, force,

@@ -55,10 +55,14 @@ def test_one_dropped_connection_per_run_for_five_runs(
             "WHERE entity = 'books_invoice' AND status = 'success'")).scalars())
         log_statuses = set(conn.execute(sa.text(
             "SELECT status FROM integration.zoho_sync_logs")).scalars())
+        runs = conn.execute(sa.text(
+            "SELECT DISTINCT run_kind, run_id LIKE 'cli-%' FROM integration.zoho_sync_logs"
+        )).all()
     # no record lost an attempt to the drops: each synced on its first counted attempt
     assert {(status, attempts) for _, status, attempts in queue_rows} == {("synced", 1)}
     assert successes == Counter(numbers)  # each confirmed invoice recorded exactly once
     assert "interrupted" in log_statuses and not log_statuses & {"dead", "pending", "failed"}
+    assert [tuple(r) for r in runs] == [("cli", True)]  # CLI attempts carry their run id
 
 
 def test_database_outage_ends_in_one_error_line_and_the_summary(

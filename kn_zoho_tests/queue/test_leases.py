@@ -130,6 +130,7 @@ def test_a_dropped_connection_fails_the_dagster_step_and_its_retry_finishes_the_
         assert "database connection failed" in failure.event_specific_data.error.to_string()
     with engine.connect() as conn:
         logged = conn.execute(sa.text(
-            "SELECT attempt, status FROM integration.zoho_sync_logs WHERE record_key = :k "
-            "ORDER BY id"), {"k": keys[0]}).all()
-    assert [tuple(r) for r in logged] == [(1, "interrupted"), (1, "success")]
+            "SELECT attempt, status, run_id, run_kind FROM integration.zoho_sync_logs "
+            "WHERE record_key = :k ORDER BY id"), {"k": keys[0]}).all()
+    assert [tuple(r) for r in logged] == [(1, "interrupted", result.run_id, "dagster"),
+                                          (1, "success", result.run_id, "dagster")]

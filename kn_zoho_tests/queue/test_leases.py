@@ -4,7 +4,6 @@ run's record or fails naming the live run that holds it, a live run keeps its re
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,6 @@ from kn_zoho.sandbox import credentials
 from kn_zoho.storefront import queue
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow
-from kn_zoho.sync.heartbeat import LeaseSettings
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 
@@ -51,18 +49,15 @@ def test_manual_retry_of_a_record_held_by_a_live_run_fails_naming_it_and_by_a_de
         engine: sa.Engine, dagster_resources: dict, sandbox) -> None:
     seed(engine, users=2, products=1, orders=0, quote_requests=0, inquiries=0)
     with DagsterInstance.ephemeral() as instance:
-        first, second = sorted(c.record_key for c in queue.claim(
-            engine, "crm_contact", worker="probe", limit=2, kind="cli"))
-        queue.release(engine, queue.claim(engine, "crm_contact", worker="probe", limit=2,
-                                          reclaim_own=True), worker="probe")
+        with engine.connect() as conn:
+            first, second = sorted(conn.execute(sa.text("SELECT id::text FROM users")).scalars())
         instance.add_dynamic_partitions("crm_contacts", [first, second])
         # a finished Dagster run (it synced `second`) ...
         done = materialize([crm_contacts], instance=instance, partition_key=second,
                            resources=dagster_resources)
         assert done.success
         # ... and a live CLI run hold `first` in turn
-        queue.claim(engine, "crm_contact", worker="cli-live", keys=[first], kind="cli",
-                    force=True)
+        queue.claim(engine, "crm_contact", worker="cli-live", keys=[first], force=True)
         held = materialize([crm_contacts], instance=instance, partition_key=first,
                            resources=dagster_resources, raise_on_error=False)
         assert not held.success
@@ -82,10 +77,12 @@ def test_manual_retry_of_a_record_held_by_a_live_run_fails_naming_it_and_by_a_de
         assert queue.status_counts(engine, "crm_contact")["synced"] == 2
 
 
-def test_a_run_slower_than_its_lease_keeps_its_records(engine: sa.Engine) -> None:
+def test_a_run_slower_than_its_lease_keeps_its_records(
+        engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """The heartbeat renews the lease while the run lives: another run cannot take them."""
     seed(engine, users=3, products=1, orders=0, quote_requests=0, inquiries=0)
-    settings = LeaseSettings(lease=timedelta(seconds=1), heartbeat=timedelta(seconds=0.2))
+    monkeypatch.setenv("KN_ZOHO_LEASE_SECONDS", "1")
+    monkeypatch.setenv("KN_ZOHO_HEARTBEAT_SECONDS", "0.2")
     seen: list[list[str]] = []
 
     class Slow:
@@ -103,7 +100,7 @@ def test_a_run_slower_than_its_lease_keeps_its_records(engine: sa.Engine) -> Non
         def api_calls(self) -> int:
             return 0
 
-    report = run_flow(engine, Slow(), lease=settings, retry_base=0)
+    report = run_flow(engine, Slow(), retry_base=0)
     assert report.count("synced") == 3
     assert seen == [[]]
 

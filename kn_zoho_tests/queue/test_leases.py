@@ -25,8 +25,7 @@ def test_a_retried_run_takes_its_own_leases_back(engine: sa.Engine, books_sandbo
     """A Dagster step retried under the same run id finds the records its first try held."""
     seed(engine, users=2, products=2, orders=3, paid_fraction=1.0, quote_requests=0,
          inquiries=0)
-    keys = [c.record_key for c in queue.claim(engine, "books_invoice", worker="run-7",
-                                              kind="dagster")]
+    keys = [c.record_key for c in queue.claim(engine, "books_invoice", worker="run-7")]
     assert len(keys) == 3
     other = run_flow(engine, InvoicesFlow(books_clients.books), run_id="run-8", keys=keys)
     assert other.results == []  # held by a live lease: not another run's to take

@@ -16,6 +16,7 @@ _LAZY_SUBCOMMANDS = {
     "sandbox": "kn_zoho.sandbox.cli:sandbox_command",
     "api": "kn_zoho.zoho.cli:api_command",
     "sync": "kn_zoho.sync.cli:sync_group",
+    "queue": "kn_zoho.sync.queue_cli:queue_group",
     "demo": "kn_zoho.demo:demo_command",
     "doctor": "kn_zoho.sync.doctor_cli:doctor_command",
     "find": "kn_zoho.find:find_command",

@@ -69,9 +69,16 @@ def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefi
         clients = zoho.get_clients()
         manual = is_manual_retry(context)
         engine = zoho.storefront.get_engine()
+
+        def is_run_alive(run_id: str) -> bool | None:  # may a manual retry break its lease?
+            run = context.instance.get_run_by_id(run_id)
+            return None if run is None else not run.is_finished
+
+        # a lost database connection raises InfrastructureError: the step fails and is retried
         try:
             report = run_flow(engine, flow(clients), run_id=context.run.run_id,
-                              keys=context.partition_keys, force=manual)
+                              run_kind="dagster", keys=context.partition_keys, force=manual,
+                              is_run_alive=is_run_alive)
         except SetupError as error:  # nothing was claimed; a step retry cannot fix the org
             raise Failure(description=str(error), allow_retries=False) from error
         yield from record_events(context, report, engine)

@@ -69,6 +69,8 @@ def record_events(context: AssetExecutionContext, report: SyncReport, engine: sa
     engine_rows = records.records_by_key(engine, report.entity,
                                          [r.record_key for r in report.results])
     for result in report.results:
+        if result.status == "leased":  # another run holds it: that run records its state
+            continue
         row = engine_rows.get(result.record_key)
         label = f" ({row.label})" if row and row.label else ""
         if result.status == "synced":
@@ -133,7 +135,8 @@ def raise_if_failed(report: SyncReport) -> None:
 def raise_if_not_taken(engine: sa.Engine, report: SyncReport, keys: Sequence[str]) -> None:
     """A manual retry, re-execution or step retry that could not take some of its records
     fails and says who holds them, instead of going green having done nothing."""
-    attempted = {r.record_key for r in report.results}
+    attempted = {r.record_key for r in report.results if r.status != "leased"}
+    leased = {r.record_key: r.error_message for r in report.results if r.status == "leased"}
     missing = [k for k in keys if k not in attempted]
     if not missing:
         return
@@ -141,7 +144,9 @@ def raise_if_not_taken(engine: sa.Engine, report: SyncReport, keys: Sequence[str
     reasons = []
     for key in missing[:20]:
         holder = found.get(key)
-        if holder is None:
+        if key in leased:  # the runner checked the holder: still running, or unknown
+            reasons.append(f"{key}: {leased[key]}")
+        elif holder is None:
             reasons.append(f"{key}: not in the sync queue")
         elif holder.status == "in_progress":
             reasons.append(f"{key}: held by run {holder.claimed_by} until "

@@ -3,22 +3,29 @@
 Triggers put one row per storefront record in the queue (same transaction as the change).
 Workers *claim* due rows in a short transaction (``FOR UPDATE SKIP LOCKED``, so two runs
 never take the same record) and hold a lease while they talk to Zoho; no row lock is held
-during the HTTP call, so storefront writes never wait on Zoho. A run killed mid-batch leaves
-leases that expire and make its records due again. Each outcome is recorded together with
-its log row in one transaction.
+during the HTTP call, so storefront writes never wait on Zoho. A live run renews its leases
+(a heartbeat, :mod:`kn_zoho.sync.heartbeat`); a run killed mid-batch stops renewing, and its
+records are due again when the short lease runs out.
+
+An attempt is *started* (:func:`start`) right before the flow works on the record: its
+attempt is counted and an ``in_progress`` log row written, so an attempt whose worker dies
+leaves a trace, and a record that kills its worker five times is dead-lettered by the next
+claim. Each outcome is recorded together with its log row in one transaction (:func:`finish`).
+An infrastructure failure (our database connection lost) is not the record's fault:
+:func:`interrupt` gives its attempt back.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 MAX_ATTEMPTS = 5
-DEFAULT_LEASE = timedelta(minutes=15)
+DEFAULT_LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class Claim:
     attempt: int
     payload_hash: str | None
     zoho_id: str | None
+    log_id: int | None = None  # the attempt's log row, once started
+    suspect: bool = False      # its last attempt's worker died: attempt it on its own
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ WITH due AS (
 UPDATE integration.zoho_sync_queue AS q
    SET status = 'in_progress',
        claimed_by = :worker,
+       claimed_by_kind = :kind,
+       claimed_at = now(),
        claimed_until = now() + make_interval(secs => :lease_seconds),
        claimed_version = q.change_version,
        attempts = CASE WHEN :force THEN 0 ELSE q.attempts END,
@@ -81,38 +92,122 @@ RETURNING q.entity, q.record_key, q.source_table, q.record_id, q.change_version,
           q.attempts + 1 AS attempt, q.payload_hash, q.zoho_id
 """
 
-# Due: pending and its time has come, or claimed by a run whose lease ran out (killed).
-_DUE = ("((status = 'pending' AND next_attempt_at <= now())"
-        " OR (status = 'in_progress' AND claimed_until < now()))")
-# Forced (manual retry of named records): anything not held by a live claim.
-_FORCED = "(status <> 'in_progress' OR claimed_until < now())"
+# Due: pending and its time has come (by the pass's start), or claimed by a run whose lease
+# ran out (killed: its heartbeat stopped), or by this very run when it takes its own back
+# (a retried Dagster step runs under the same run id).
+_DUE = ("((status = 'pending' AND next_attempt_at <= {due_before})"
+        " OR (status = 'in_progress' AND (claimed_until < now() OR claimed_by = :own)))")
+# Forced (manual retry of named records): anything not held by a live claim, or held by a run
+# the caller has proven gone (``break_holders``).
+_FORCED = ("(status <> 'in_progress' OR claimed_until < now() OR claimed_by = :own"
+           " OR claimed_by = ANY(:break_holders))")
+
+# A record whose worker died during its last allowed attempt: the lease ran out with the
+# attempts used up. Dead-lettered (and alerted like any dead letter), never retried forever.
+_WORKER_LOST_SQL = """
+WITH lost AS (
+    UPDATE integration.zoho_sync_queue
+       SET status = 'dead', last_error_code = 'WORKER_LOST',
+           last_error_message = 'the worker stopped (killed, out of memory or crashed) during '
+               || attempts || ' attempts in a row; last run ' || coalesce(claimed_by, '?'),
+           claimed_by = NULL, claimed_by_kind = NULL, claimed_until = NULL, updated_at = now()
+     WHERE entity = :entity AND status = 'in_progress' AND attempts >= :max_attempts
+       AND (claimed_until < now() OR claimed_by = :own) {keys}
+    RETURNING entity, record_key, last_error_message
+)
+UPDATE integration.zoho_sync_logs AS l
+   SET status = 'dead', error_code = 'WORKER_LOST', error_message = lost.last_error_message,
+       finished_at = now()
+  FROM lost
+ WHERE l.entity = lost.entity AND l.record_key = lost.record_key AND l.status = 'in_progress'
+"""
+
+# Attempts still open on a record we just claimed belong to a run that is gone.
+_ABANDON_SQL = """
+UPDATE integration.zoho_sync_logs
+   SET status = 'abandoned', error_code = 'WORKER_LOST', finished_at = now(),
+       error_message = 'run ' || coalesce(run_id, '?') || ' stopped before recording an outcome'
+ WHERE entity = :entity AND record_key = ANY(:keys) AND status = 'in_progress'
+RETURNING record_key
+"""
 
 
 def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
           keys: Sequence[str] | None = None, exclude: Sequence[str] = (),
-          force: bool = False, lease: timedelta = DEFAULT_LEASE) -> list[Claim]:
+          force: bool = False, lease: timedelta = DEFAULT_LEASE, kind: str = "cli",
+          due_before: datetime | None = None, break_holders: Sequence[str] = (),
+          reclaim_own: bool = False) -> list[Claim]:
     """Take up to ``limit`` due records of ``entity`` (only ``keys`` if given).
 
     ``force`` is the admin's manual retry: the named records are taken whatever their state
-    or next attempt time (except while another run holds them) and get a fresh set of
-    attempts. ``exclude`` names records the caller has already attempted in this pass.
+    or next attempt time (except while another live run holds them: ``break_holders`` names
+    runs known to be gone) and get a fresh set of attempts. ``due_before`` (the start of the
+    caller's pass) keeps a pass from chasing records that became due while it ran.
+    ``reclaim_own`` takes back records ``worker`` holds from an earlier life (a retried
+    step). ``exclude`` names records not to take.
     """
     if force and keys is None:
         raise ValueError("a forced claim must name its records")
-    condition = _FORCED if force else _DUE
-    if keys is not None:
-        condition += " AND record_key = ANY(:keys)"
+    due = "now()" if due_before is None else "CAST(:due_before AS timestamptz)"
+    condition = _FORCED if force else _DUE.format(due_before=due)
+    key_filter = " AND record_key = ANY(:keys)" if keys is not None else ""
+    condition += key_filter
     if exclude:
         condition += " AND NOT (record_key = ANY(:exclude))"
     params = {"entity": entity, "worker": worker, "limit": limit, "force": force,
               "lease_seconds": lease.total_seconds(), "keys": list(keys or []),
-              "exclude": list(exclude)}
+              "exclude": list(exclude), "kind": kind, "due_before": due_before,
+              "break_holders": list(break_holders), "max_attempts": MAX_ATTEMPTS,
+              "own": worker if reclaim_own else None}
     with engine.begin() as conn:
+        if not force:
+            conn.execute(sa.text(_WORKER_LOST_SQL.format(keys=key_filter)), params)
         rows = conn.execute(sa.text(_CLAIM_SQL.format(condition=condition)), params).all()
+        suspects = set(conn.execute(sa.text(_ABANDON_SQL), {
+            "entity": entity, "keys": [row.record_key for row in rows]}).scalars())
     claims = [Claim(row.entity, row.record_key, row.source_table, row.record_id,
-                    row.change_version, row.attempt, row.payload_hash, row.zoho_id)
+                    row.change_version, row.attempt, row.payload_hash, row.zoho_id,
+                    suspect=row.record_key in suspects)
               for row in rows]
     return sorted(claims, key=lambda c: c.record_key)
+
+
+_START_SQL = """
+WITH started AS (
+    UPDATE integration.zoho_sync_queue
+       SET attempts = attempts + 1,
+           claimed_until = now() + make_interval(secs => :lease_seconds),
+           updated_at = now()
+     WHERE entity = :entity AND record_key = ANY(:keys) AND claimed_by = :worker
+       AND status = 'in_progress'
+    RETURNING entity, record_key, record_id, attempts
+)
+INSERT INTO integration.zoho_sync_logs
+    (entity, record_key, record_id, operation, status, attempt, run_id, run_kind, started_at)
+SELECT entity, record_key, record_id, 'attempt', 'in_progress', attempts, :run_id, :kind, now()
+  FROM started
+RETURNING id, record_key, attempt
+"""
+
+
+def start(engine: sa.Engine, claims: Sequence[Claim], *, worker: str, run_id: str,
+          kind: str = "cli", lease: timedelta = DEFAULT_LEASE) -> list[Claim]:
+    """Begin the attempts of ``claims`` the worker still holds, before any Zoho call.
+
+    Counts each attempt and logs it ``in_progress`` (so a killed worker leaves a trace and
+    a count), and renews the leases. Returns the claims still held, with their attempt
+    number and log row: a claim another run took over since (its lease broke) is left out.
+    """
+    if not claims:
+        return []
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text(_START_SQL), {
+            "entity": claims[0].entity, "keys": [c.record_key for c in claims],
+            "worker": worker, "run_id": run_id, "kind": kind,
+            "lease_seconds": lease.total_seconds()}).all()
+    started = {row.record_key: row for row in rows}
+    return [replace(c, attempt=started[c.record_key].attempt, log_id=started[c.record_key].id)
+            for c in claims if c.record_key in started]
 
 
 def backoff_delay(attempt: int, base_seconds: float) -> timedelta:
@@ -136,6 +231,7 @@ UPDATE integration.zoho_sync_queue AS q
        last_error_code = :error_code,
        last_error_message = :error_message,
        claimed_by = NULL,
+       claimed_by_kind = NULL,
        claimed_until = NULL,
        updated_at = now()
  WHERE q.entity = :entity AND q.record_key = :record_key AND q.claimed_by = :worker
@@ -145,9 +241,16 @@ RETURNING q.status
 _LOG_SQL = """
 INSERT INTO integration.zoho_sync_logs
     (entity, record_key, record_id, operation, status, attempt, error_code, error_message,
-     zoho_id, dagster_run_id, started_at, finished_at)
+     zoho_id, run_id, started_at, finished_at)
 VALUES (:entity, :record_key, :record_id, :operation, :log_status, :attempt, :error_code,
         :error_message, :zoho_id, :run_id, coalesce(:started_at, now()), now())
+"""
+
+_LOG_FINISH_SQL = """
+UPDATE integration.zoho_sync_logs
+   SET operation = :operation, status = :log_status, error_code = :error_code,
+       error_message = :error_message, zoho_id = :zoho_id, finished_at = now()
+ WHERE id = :log_id
 """
 
 
@@ -159,7 +262,8 @@ def finish(conn: sa.Connection, item: Claim, outcome: Outcome, *, worker: str,
     Transient failures come back after an exponential backoff until the fifth attempt,
     then the record is dead. Permanent failures are 'failed' at once (bad data waits for a
     fix or a manual retry). Runs inside the caller's transaction, so Zoho ids written back
-    onto storefront rows commit together with the queue state.
+    onto storefront rows commit together with the queue state. A started claim's log row is
+    completed; otherwise a finished row is written.
     """
     if outcome.ok:
         status, delay = "synced", 0.0
@@ -175,16 +279,16 @@ def finish(conn: sa.Connection, item: Claim, outcome: Outcome, *, worker: str,
         "status": status, "delay_seconds": delay, "payload_hash": outcome.payload_hash,
         "zoho_id": outcome.zoho_id, "error_code": outcome.error_code,
         "error_message": outcome.error_message, "operation": outcome.operation,
-        "run_id": run_id,
+        "run_id": run_id or worker, "log_id": item.log_id,
     }
     final = conn.execute(sa.text(_FINISH_SQL), params).scalar()
     if final is None:
-        # Our lease ran out and another worker took the record over: it will record its own
+        # Our lease broke and another worker took the record over: it will record its own
         # outcome; ours is still logged for the audit trail.
         final = status
     log_status = {"synced": "success", "pending": "pending"}.get(status, status)
-    conn.execute(sa.text(_LOG_SQL), {**params, "log_status": log_status,
-                                     "started_at": started_at})
+    conn.execute(sa.text(_LOG_SQL if item.log_id is None else _LOG_FINISH_SQL),
+                 {**params, "log_status": log_status, "started_at": started_at})
     return final
 
 
@@ -195,12 +299,42 @@ def release(engine: sa.Engine, claims: Sequence[Claim], *, worker: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             sa.text("""UPDATE integration.zoho_sync_queue
-                          SET status = 'pending', claimed_by = NULL, claimed_until = NULL,
-                              next_attempt_at = now(), updated_at = now()
+                          SET status = 'pending', claimed_by = NULL, claimed_by_kind = NULL,
+                              claimed_until = NULL, next_attempt_at = now(), updated_at = now()
                         WHERE entity = :entity AND record_key = :record_key
                           AND claimed_by = :worker"""),
             [{"entity": c.entity, "record_key": c.record_key, "worker": worker} for c in claims],
         )
+
+
+def interrupt(engine: sa.Engine, claims: Sequence[Claim], *, worker: str, reason: str) -> None:
+    """Give back started attempts an infrastructure failure cut short: the attempt does not
+    count (the record was not at fault), the record is due again now, and the log row says
+    why it stopped. What Zoho may have stored meanwhile is adopted by the next attempt."""
+    if not claims:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("""UPDATE integration.zoho_sync_queue
+                          SET status = 'pending', attempts = greatest(attempts - 1, 0),
+                              claimed_by = NULL, claimed_by_kind = NULL, claimed_until = NULL,
+                              next_attempt_at = now(), updated_at = now()
+                        WHERE entity = :entity AND record_key = :record_key
+                          AND claimed_by = :worker AND status = 'in_progress'"""),
+            [{"entity": c.entity, "record_key": c.record_key, "worker": worker} for c in claims],
+        )
+        conn.execute(
+            sa.text("""UPDATE integration.zoho_sync_logs
+                          SET status = 'interrupted', error_code = 'INFRASTRUCTURE',
+                              error_message = :reason, finished_at = now()
+                        WHERE id = ANY(:ids) AND status = 'in_progress'"""),
+            {"ids": [c.log_id for c in claims if c.log_id is not None], "reason": reason})
+
+
+def database_now(engine: sa.Engine) -> datetime:
+    """The database clock: passes are bounded by it, not by the worker's clock."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT now()")).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -215,9 +349,10 @@ def due_records(engine: sa.Engine, entity: str, *, limit: int = 5000) -> list[Du
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(f"SELECT record_key, change_version, attempts "  # noqa: S608
-                    f"FROM integration.zoho_sync_queue WHERE entity = :entity AND {_DUE} "
+                    f"FROM integration.zoho_sync_queue WHERE entity = :entity AND "
+                    f"{_DUE.format(due_before='now()')} "
                     "ORDER BY next_attempt_at, record_key LIMIT :limit"),
-            {"entity": entity, "limit": limit},
+            {"entity": entity, "limit": limit, "own": None},
         )
         return [DueRecord(row.record_key, row.change_version, row.attempts) for row in rows]
 

@@ -29,22 +29,38 @@ def _clients(database_url: str | None) -> Iterator[tuple[sa.Engine, ZohoClients]
 
 
 def _run(database_url: str | None, flows: Callable[[ZohoClients], list[Flow]]) -> None:
+    """One pass; the last line is the JSON summary. A lost database connection ends the run
+    with one error line, the summary of what was done, and exit status 1; so does a flow
+    stopped by its setup check (the other flows still run)."""
+    from kn_zoho.sync.runner import InfrastructureError
     from kn_zoho.sync.service import FlowsStopped, run_flows, summary
 
     with _clients(database_url) as (engine, clients):
-        stopped = None
+        error: InfrastructureError | None = None
+        stopped: FlowsStopped | None = None
         try:
             reports = run_flows(engine, flows(clients))
-        except FlowsStopped as error:
-            stopped, reports = error, error.reports
+        except InfrastructureError as exc:
+            error, reports = exc, exc.reports
+        except FlowsStopped as exc:
+            stopped, reports = exc, exc.reports
         for report in reports:
             for failure in report.failures:
                 click.echo(f"{failure.status:>8} {failure.entity} {failure.record_key}: "
                            f"{failure.error_message}", err=True)
-        click.echo(json.dumps(summary(engine, reports)))
+        result = summary(engine, reports)
+        for holder, count in (result.get("leased_by") or {}).items():
+            click.echo(f"  leased {count} records held by {holder}: not retried until that "
+                       "run finishes or its lease runs out (`kn-zoho queue list`)", err=True)
+        if error is not None:
+            result["error"] = str(error)
+            click.echo(f"error: {error}; the records it was working on are due again (their "
+                       "attempts not counted): run again when the database is back", err=True)
         if stopped is not None:
             for reason in stopped.errors:
                 click.echo(f"error: {reason}", err=True)
+        click.echo(json.dumps(result))
+        if error is not None or stopped is not None:
             raise SystemExit(1)
 
 

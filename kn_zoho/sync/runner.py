@@ -5,16 +5,19 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+import psycopg
 import sqlalchemy as sa
 
-from kn_zoho.storefront import queue
+from kn_zoho.storefront import leases, queue
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
 from kn_zoho.zoho.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,11 @@ class Flow(Protocol):
         """Zoho API calls made so far by this flow's clients."""
         ...
 
+    # Optional: ``records_per_attempt: int``, how many records one ``attempt`` call gets
+    # (default: the whole claimed batch). Flows that make calls per record set 1, so each
+    # record's outcome is recorded as soon as Zoho confirmed it and a record whose lease
+    # broke is skipped, not synced twice.
+
 
 @dataclass(frozen=True)
 class RecordResult:
@@ -59,7 +67,8 @@ class RecordResult:
 
     entity: str
     record_key: str
-    status: str            # queue status after the attempt: synced/pending/failed/dead
+    status: str            # queue status after the attempt: synced/pending/failed/dead,
+                           # or leased (a manual retry found a live run holding it)
     operation: str
     attempt: int
     zoho_id: str | None
@@ -82,62 +91,213 @@ class SyncReport:
         return [r for r in self.results if r.status != "synced"]
 
 
+class InfrastructureError(RuntimeError):
+    """Our own infrastructure (the database connection) failed during a run.
+
+    Not the records' fault: their attempts were given back and they are due again. The run
+    must fail loudly (non-zero exit, a failed Dagster step) so the next run takes the work
+    up. ``reports`` holds what was done before it stopped.
+    """
+
+    def __init__(self, message: str, reports: list[SyncReport]) -> None:
+        super().__init__(message)
+        self.reports = reports
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """A lost or unusable database connection (psycopg OperationalError/InterfaceError,
+    SQLAlchemy's wrappers of them, a connection invalidated, a pool timeout)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.DBAPIError) and (
+                seen.connection_invalidated
+                or isinstance(seen, sa.exc.OperationalError | sa.exc.InterfaceError)):
+            return True
+        if isinstance(seen, sa.exc.TimeoutError | psycopg.OperationalError
+                      | psycopg.InterfaceError):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def describe_infrastructure_error(exc: BaseException) -> str:
+    """One line naming the failure, without the SQL or connection details."""
+    orig = getattr(exc, "orig", None) or exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return redact(f"{type(orig).__name__}: {first}" if first else type(orig).__name__)
+
+
+HeldCheck = Callable[[str], "bool | None"]
+
+
+@dataclass
+class _Pass:
+    """One run of a flow: who we are and what we hold that is not recorded yet."""
+
+    engine: sa.Engine
+    flow: Flow
+    worker: str
+    kind: str
+    lease: LeaseSettings
+    base: float
+    force: bool
+    report: SyncReport
+    unstarted: list[Claim] = field(default_factory=list)
+    started: list[Claim] = field(default_factory=list)
+
+    def attempt(self, claims: Sequence[Claim], per_attempt: int) -> None:
+        """Start, attempt and record ``claims`` in groups of ``per_attempt``; records whose
+        last worker died go last and alone, so a record that kills its worker never costs
+        the others an attempt."""
+        self.unstarted = ([c for c in claims if not c.suspect]
+                          + [c for c in claims if c.suspect])
+        while self.unstarted:
+            size = 1 if self.unstarted[0].suspect else per_attempt
+            group = [c for c in self.unstarted[:size] if c.suspect == self.unstarted[0].suspect]
+            self.started = queue.start(self.engine, group, worker=self.worker,
+                                       run_id=self.worker, kind=self.kind,
+                                       lease=self.lease.lease)
+            self.unstarted = self.unstarted[len(group):]
+            if not self.started:
+                continue  # our leases broke and another run has these records now
+            began = datetime.now(UTC)
+            outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
+            self._record(outcomes, began)
+            self.started = []
+
+    def _record(self, outcomes: Mapping[str, Outcome], began: datetime) -> None:
+        results = []
+        with self.engine.begin() as conn:
+            for claim in self.started:
+                outcome = outcomes[claim.record_key]
+                if outcome.ok:
+                    self.flow.write_back(conn, claim, outcome)
+                status = queue.finish(conn, claim, outcome, worker=self.worker,
+                                      run_id=self.worker, retry_base_seconds=self.base,
+                                      started_at=began)
+                results.append(RecordResult(
+                    self.flow.entity, claim.record_key, status, outcome.operation,
+                    claim.attempt, outcome.zoho_id, outcome.error_code, outcome.error_message,
+                    outcome.metadata))
+        self.report.results += results
+
+    def give_back(self, reason: str) -> str:
+        """After an infrastructure error: started attempts do not count, unstarted claims are
+        released; a few tries, as the pool replaces a dropped connection. If the database
+        stays away, the leases simply run out (and the open attempts count as abandoned).
+        Returns what could not be given back, for the error message."""
+        for delay in (0.0, 0.5, 1.0, 2.0):
+            time.sleep(delay)
+            try:
+                queue.interrupt(self.engine, self.started, worker=self.worker, reason=reason)
+                self.started = []
+                queue.release(self.engine, self.unstarted, worker=self.worker)
+                self.unstarted = []
+                return ""
+            except sa.exc.SQLAlchemyError as exc:
+                if not is_infrastructure_error(exc):
+                    raise
+        return (f"; {len(self.started) + len(self.unstarted)} claims could not be given back: "
+                f"their leases run out in {self.lease.lease.total_seconds():g} s")
+
+
 def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
              run_id: str | None = None, keys: Sequence[str] | None = None,
              force: bool = False, batch_size: int = 100,
-             retry_base: float | None = None) -> SyncReport:
-    """Attempt every due record of the flow's entity once (only ``keys`` if given).
+             retry_base: float | None = None, run_kind: str | None = None,
+             lease: LeaseSettings | None = None,
+             is_run_alive: HeldCheck | None = None) -> SyncReport:
+    """Attempt every record of the flow's entity due when the pass starts (only ``keys`` if
+    given), once.
 
     A record that fails transiently is not tried again in the same run: the queue brings it
     back after its backoff, so runs never sleep. ``force`` is the admin's manual retry of
-    ``keys``.
+    ``keys``: a record a live run holds is reported ``leased`` naming the holder; a Dagster
+    holder that ``is_run_alive`` says is gone has its lease broken. Records are attempted in
+    groups of the flow's ``records_per_attempt`` (default: the whole batch), each group's
+    outcomes recorded as soon as the flow returns them. Raises :class:`InfrastructureError`
+    when the database connection fails.
     """
-    worker = worker or run_id or f"cli-{uuid.uuid4()}"
-    base = retry_base_seconds() if retry_base is None else retry_base
-    report = SyncReport(flow.entity)
+    run_id = run_id or worker or f"cli-{uuid.uuid4()}"
+    worker = worker or run_id
+    kind = run_kind or "cli"
+    settings = lease or LeaseSettings.from_env()
+    state = _Pass(engine, flow, worker, kind, settings,
+                  retry_base_seconds() if retry_base is None else retry_base, force,
+                  SyncReport(flow.entity))
     calls_before = flow.api_calls()
+    per_attempt = getattr(flow, "records_per_attempt", None) or batch_size
     # A flow's preflight (e.g. the CRM field check) runs before anything is claimed, so an org
     # set up wrongly stops the flow with its error and leaves every record as it was.
     preflight = getattr(flow, "preflight", None)
-    if preflight is not None and (keys or queue.due_records(engine, flow.entity, limit=1)):
-        preflight()
-    attempted: set[str] = set()
-    # Named keys go in fixed batches; otherwise keep taking whatever is due until none is.
-    key_batches: Iterable[Sequence[str] | None] = (
-        itertools.repeat(None) if keys is None
-        else (keys[i:i + batch_size] for i in range(0, len(keys), batch_size)))
-    for batch_keys in key_batches:
-        claims = queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
-                             keys=batch_keys, exclude=sorted(attempted), force=force)
-        if not claims:
-            if keys is None:
-                break
-            continue
-        started = datetime.now(UTC)
-        outcomes = _attempt(engine, flow, claims, force=force)
-        with engine.begin() as conn:
-            for claim in claims:
-                outcome = outcomes[claim.record_key]
-                if outcome.ok:
-                    flow.write_back(conn, claim, outcome)
-                status = queue.finish(conn, claim, outcome, worker=worker, run_id=run_id,
-                                      retry_base_seconds=base, started_at=started)
-                report.results.append(RecordResult(
-                    flow.entity, claim.record_key, status, outcome.operation, claim.attempt,
-                    outcome.zoho_id, outcome.error_code, outcome.error_message,
-                    outcome.metadata))
-        attempted.update(c.record_key for c in claims)
-    report.api_calls = flow.api_calls() - calls_before
-    return report
+    try:
+        if preflight is not None and (keys or queue.due_records(engine, flow.entity, limit=1)):
+            preflight()
+        with Heartbeat(engine, worker, settings):
+            pass_start = queue.database_now(engine)
+            breakable: list[str] = []
+            if force and keys:
+                breakable = _settle_holders(engine, flow.entity, keys, worker, is_run_alive,
+                                            state.report)
+            for batch_keys in _key_batches(keys, batch_size):
+                claims = queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
+                                     keys=batch_keys, force=force, lease=settings.lease,
+                                     kind=kind, due_before=pass_start,
+                                     break_holders=breakable, reclaim_own=True)
+                if not claims and keys is None:
+                    break
+                state.attempt(claims, per_attempt)
+    except Exception as exc:
+        if not is_infrastructure_error(exc):
+            raise
+        reason = f"database connection failed: {describe_infrastructure_error(exc)}"
+        log.debug("%s run %s interrupted", flow.entity, worker, exc_info=True)
+        note = state.give_back(reason + " (attempt not counted)")
+        state.report.api_calls = flow.api_calls() - calls_before
+        raise InfrastructureError(f"{flow.entity}: {reason}{note}", [state.report]) from exc
+    state.report.api_calls = flow.api_calls() - calls_before
+    return state.report
+
+
+def _key_batches(keys: Sequence[str] | None, batch_size: int
+                 ) -> Iterable[Sequence[str] | None]:
+    """Named keys go in fixed batches; otherwise keep taking what is due until none is."""
+    if keys is None:
+        return itertools.repeat(None)
+    return (keys[i:i + batch_size] for i in range(0, len(keys), batch_size))
+
+
+def _settle_holders(engine: sa.Engine, entity: str, keys: Sequence[str], worker: str,
+                    is_run_alive: HeldCheck | None, report: SyncReport) -> list[str]:
+    """Before a manual retry: the Dagster runs holding named keys that are gone (their leases
+    may be broken) ; a record held by a live (or unknown) run is reported, naming it."""
+    breakable, gone = [], {}
+    for hold in leases.holds(engine, entities=[entity], keys=keys, not_holder=worker,
+                             live_only=True):
+        if hold.holder not in gone:
+            gone[hold.holder] = (hold.kind == "dagster" and is_run_alive is not None
+                                 and is_run_alive(hold.holder) is False)
+            if gone[hold.holder]:
+                breakable.append(hold.holder)
+        if not gone[hold.holder]:
+            report.results.append(RecordResult(
+                entity, hold.record_key, "leased", "claim", 0, None, "LEASED",
+                f"held by {hold.describe()}: it is still running; retry when it has "
+                f"finished, or release it with `kn-zoho queue release {hold.holder}` if it "
+                "is gone"))
+    return breakable
 
 
 def _attempt(engine: sa.Engine, flow: Flow, claims: Sequence[Claim], *, force: bool
              ) -> dict[str, Outcome]:
     """The flow's outcomes; a bug in the flow becomes a logged transient failure per record,
-    so the batch is recorded, retried and, if it keeps failing, dead-lettered and alerted."""
+    so the batch is recorded, retried and, if it keeps failing, dead-lettered and alerted.
+    A lost database connection is not a bug in the flow: it ends the run."""
     try:
         outcomes = flow.attempt(engine, claims, force=force)
     except Exception as exc:
+        if is_infrastructure_error(exc):
+            raise
         log.exception("%s flow failed on a batch of %d", flow.entity, len(claims))
         message = redact(f"{type(exc).__name__}: {exc}")
         return {c.record_key: Outcome.failure("attempt", "INTERNAL_ERROR", message,

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from kn_zoho.mapping.crm import CrmFieldConfig
-from kn_zoho.storefront import queue
+from kn_zoho.storefront import leases, queue
 from kn_zoho.sync.books import BooksCatalog, EstimatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
 from kn_zoho.sync.errors import SetupError
-from kn_zoho.sync.runner import Flow, SyncReport, run_flow
+from kn_zoho.sync.runner import (
+    Flow,
+    InfrastructureError,
+    SyncReport,
+    is_infrastructure_error,
+    run_flow,
+)
 from kn_zoho.zoho.factory import ZohoClients
 
 
@@ -40,8 +47,13 @@ class FlowsStopped(RuntimeError):
 
 
 def run_flows(engine: sa.Engine, flows: Sequence[Flow], **kwargs: Any) -> list[SyncReport]:
-    """Run each flow; a flow stopped by its setup check does not stop the others (its report
-    is empty), and the call then raises FlowsStopped after all of them ran."""
+    """Run the flows in order under one run id (a CLI run gets ``cli-<uuid>``).
+
+    A flow stopped by its setup check does not stop the others (its report is empty); the call
+    then raises :class:`FlowsStopped` after all of them ran. An :class:`InfrastructureError`
+    stops the run and carries every report so far."""
+    if not kwargs.get("run_id") and not kwargs.get("worker"):
+        kwargs["run_id"] = f"cli-{uuid.uuid4()}"
     reports: list[SyncReport] = []
     stopped: list[SetupError] = []
     for flow in flows:
@@ -51,32 +63,53 @@ def run_flows(engine: sa.Engine, flows: Sequence[Flow], **kwargs: Any) -> list[S
         except SetupError as error:
             stopped.append(error)  # an empty report, so summaries still count its queue
             reports.append(SyncReport(flow.entity, api_calls=flow.api_calls() - calls_before))
+        except InfrastructureError as exc:
+            exc.reports[:0] = reports
+            raise
     if stopped:
         raise FlowsStopped(stopped, reports)
     return reports
 
 
-def summary(engine: sa.Engine, reports: Sequence[SyncReport]) -> dict[str, Any]:
+def summary(engine: sa.Engine | None, reports: Sequence[SyncReport]) -> dict[str, Any]:
     """Counts for this run plus what the queue still holds for the same entities.
 
     ``synced``/``failed``/``dead``/``retrying`` count records attempted in this run;
-    ``pending`` is every record still waiting (new, or a retry not yet due).
+    ``pending`` is every record still waiting (new, a retry not yet due, or held by a run
+    whose lease ran out); ``leased`` the records a live run holds right now, with
+    ``leased_by`` naming the runs (they are not retried until that run finishes or dies).
+    Without ``engine`` (or when the database cannot be read) the queue figures are left out.
     """
-    waiting = {"pending": 0, "in_progress": 0, "failed": 0, "dead": 0}
-    for report in reports:
-        counts = queue.status_counts(engine, report.entity)
-        for status in waiting:
-            waiting[status] += counts[status]
-    return {
+    result: dict[str, Any] = {
         "synced": sum(r.count("synced") for r in reports),
         "failed": sum(r.count("failed") for r in reports),
         "dead": sum(r.count("dead") for r in reports),
         "retrying": sum(r.count("pending") for r in reports),
-        "pending": waiting["pending"] + waiting["in_progress"],
-        "api_calls": sum(r.api_calls for r in reports),
-        "queue_failed": waiting["failed"],
-        "queue_dead": waiting["dead"],
-        "by_entity": {r.entity: {"synced": r.count("synced"), "failed": r.count("failed"),
-                                 "dead": r.count("dead"), "retrying": r.count("pending")}
-                      for r in reports},
     }
+    if any(r.count("leased") for r in reports):
+        result["refused_leased"] = sum(r.count("leased") for r in reports)
+    if engine is not None:
+        try:
+            result |= _queue_state(engine, [r.entity for r in reports])
+        except sa.exc.SQLAlchemyError as exc:
+            if not is_infrastructure_error(exc):
+                raise
+    result["api_calls"] = sum(r.api_calls for r in reports)
+    result["by_entity"] = {
+        r.entity: {"synced": r.count("synced"), "failed": r.count("failed"),
+                   "dead": r.count("dead"), "retrying": r.count("pending")}
+        for r in reports}
+    return result
+
+
+def _queue_state(engine: sa.Engine, entities: Sequence[str]) -> dict[str, Any]:
+    waiting = {"pending": 0, "in_progress": 0, "failed": 0, "dead": 0}
+    for entity in entities:
+        counts = queue.status_counts(engine, entity)
+        for status in waiting:
+            waiting[status] += counts[status]
+    held = leases.leased_by(engine, entities)
+    leased = sum(held.values())
+    return {"pending": waiting["pending"] + waiting["in_progress"] - leased,
+            "leased": leased, "leased_by": held,
+            "queue_failed": waiting["failed"], "queue_dead": waiting["dead"]}

@@ -42,6 +42,7 @@ class _DocumentFlow:
     table: str            # storefront table of the documents
     line_table: str       # ... and of their lines
     line_key: str         # the lines' column pointing at the document
+    records_per_attempt = 1  # calls per record: record each outcome as soon as it is known
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:

@@ -38,6 +38,7 @@ class ItemsFlow:
     """
 
     entity = "books_item"
+    records_per_attempt = 1  # calls per record: record each outcome as soon as it is known
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None) -> None:
         self.books = books

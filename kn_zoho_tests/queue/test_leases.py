@@ -1,0 +1,132 @@
+"""Leases that fit the work: a retried run takes its own back, a manual retry takes a dead
+run's record or fails naming the live run that holds it, a live run keeps its records."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from dagster import DagsterInstance, materialize
+
+from kn_zoho.defs.crm.assets import crm_contacts
+from kn_zoho.defs.resources import StorefrontDatabase, ZohoCrmResource
+from kn_zoho.sandbox import credentials
+from kn_zoho.storefront import queue
+from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.books import InvoicesFlow
+from kn_zoho.sync.runner import run_flow
+from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
+
+
+def test_a_retried_run_takes_its_own_leases_back(engine: sa.Engine, books_sandbox,
+                                                  books_clients) -> None:
+    """A Dagster step retried under the same run id finds the records its first try held."""
+    seed(engine, users=2, products=2, orders=3, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    keys = [c.record_key for c in queue.claim(engine, "books_invoice", worker="run-7")]
+    assert len(keys) == 3
+    other = run_flow(engine, InvoicesFlow(books_clients.books), run_id="run-8", keys=keys)
+    assert other.results == []  # held by a live lease: not another run's to take
+    again = run_flow(engine, InvoicesFlow(books_clients.books), run_id="run-7", keys=keys)
+    assert again.count("synced") == 3
+
+
+@pytest.fixture
+def dagster_resources(database_url: str, sandbox, monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setenv("KN_ZOHO_SECRET_KEY", Fernet.generate_key().decode())
+    storefront = StorefrontDatabase(database_url=database_url)
+    return {"zoho_crm": ZohoCrmResource(
+        storefront=storefront, client_id=credentials.DEMO_CLIENT_ID,
+        client_secret=credentials.DEMO_CLIENT_SECRET,
+        refresh_token=credentials.DEMO_REFRESH_TOKEN, accounts_url=sandbox.base_url,
+        attempts_per_call=1, retry_backoff_seconds=0.001)}
+
+
+def test_manual_retry_of_a_record_held_by_a_live_run_fails_naming_it_and_by_a_dead_run_syncs(
+        engine: sa.Engine, dagster_resources: dict, sandbox) -> None:
+    seed(engine, users=2, products=1, orders=0, quote_requests=0, inquiries=0)
+    with DagsterInstance.ephemeral() as instance:
+        with engine.connect() as conn:
+            first, second = sorted(conn.execute(sa.text("SELECT id::text FROM users")).scalars())
+        instance.add_dynamic_partitions("crm_contacts", [first, second])
+        # a finished Dagster run (it synced `second`) ...
+        done = materialize([crm_contacts], instance=instance, partition_key=second,
+                           resources=dagster_resources)
+        assert done.success
+        # ... and a live CLI run hold `first` in turn
+        queue.claim(engine, "crm_contact", worker="cli-live", keys=[first], force=True)
+        held = materialize([crm_contacts], instance=instance, partition_key=first,
+                           resources=dagster_resources, raise_on_error=False)
+        assert not held.success
+        [failure] = [e for e in held.all_events if e.event_type_value == "STEP_FAILURE"]
+        message = failure.step_failure_data.error.message
+        assert "held by cli run cli-live" in message and "still running" in message
+
+        # the finished Dagster run held it (its lease still live): the retry breaks it
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE integration.zoho_sync_queue SET claimed_by = :run, "
+                "claimed_by_kind = 'dagster' WHERE record_key = :k"),
+                {"run": done.run_id, "k": first})
+        retried = materialize([crm_contacts], instance=instance, partition_key=first,
+                              resources=dagster_resources)
+        assert retried.success
+        assert queue.status_counts(engine, "crm_contact")["synced"] == 2
+
+
+def test_a_run_slower_than_its_lease_keeps_its_records(
+        engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heartbeat renews the lease while the run lives: another run cannot take them."""
+    seed(engine, users=3, products=1, orders=0, quote_requests=0, inquiries=0)
+    monkeypatch.setenv("KN_ZOHO_LEASE_SECONDS", "1")
+    monkeypatch.setenv("KN_ZOHO_HEARTBEAT_SECONDS", "0.2")
+    seen: list[list[str]] = []
+
+    class Slow:
+        entity = "crm_contact"
+
+        def attempt(self, engine: sa.Engine, claims, *, force: bool):
+            time.sleep(2.5)  # two and a half leases
+            seen.append([c.record_key for c in queue.claim(engine, "crm_contact",
+                                                           worker="intruder")])
+            return {c.record_key: queue.Outcome.success("upsert", "z") for c in claims}
+
+        def write_back(self, conn, claim, outcome) -> None:
+            pass
+
+        def api_calls(self) -> int:
+            return 0
+
+    report = run_flow(engine, Slow(), retry_base=0)
+    assert report.count("synced") == 3
+    assert seen == [[]]
+
+
+@pytest.mark.slow
+def test_a_dropped_connection_fails_the_dagster_step_and_its_retry_finishes_the_work(
+        engine: sa.Engine, admin_engine: sa.Engine, dagster_resources: dict, sandbox) -> None:
+    """The step fails (not a green run, no record charged), Dagster's retry policy runs it
+    again under the same run id, and the retry syncs everything."""
+    from kn_zoho_tests.queue.faults import ConnectionKiller, killing
+
+    seed(engine, users=3, products=1, orders=0, quote_requests=0, inquiries=0)
+    with engine.connect() as conn:
+        keys = sorted(conn.execute(sa.text("SELECT id::text FROM users")).scalars())
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("crm_contacts", keys)
+        with killing(ConnectionKiller(admin_engine, "zoho_rate_limits", 2)) as killer:
+            result = materialize([crm_contacts], instance=instance, partition_key=keys[0],
+                                 resources=dagster_resources)
+        assert killer.fired and result.success
+        events = [e.event_type_value for e in result.all_events]
+        assert "STEP_UP_FOR_RETRY" in events and "STEP_RESTARTED" in events
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY")
+        assert "database connection failed" in failure.event_specific_data.error.to_string()
+    with engine.connect() as conn:
+        logged = conn.execute(sa.text(
+            "SELECT attempt, status, run_id, run_kind FROM integration.zoho_sync_logs "
+            "WHERE record_key = :k ORDER BY id"), {"k": keys[0]}).all()
+    assert [tuple(r) for r in logged] == [(1, "interrupted", result.run_id, "dagster"),
+                                          (1, "success", result.run_id, "dagster")]

@@ -18,6 +18,7 @@ burst later, and what it held back is at most one block.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -85,9 +86,12 @@ class PostgresRateLimiter:
         "  GREATEST(r.theoretical_arrival, EXCLUDED.theoretical_arrival)"
     )
     MAX_BLOCK = 50
+    BLOCK_SECONDS_ENV = "KN_ZOHO_RATE_LIMIT_BLOCK_SECONDS"
 
-    def __init__(self, engine: sa.Engine, *, block_seconds: float = 0.5) -> None:
+    def __init__(self, engine: sa.Engine, *, block_seconds: float | None = None) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        if block_seconds is None:  # 0 = one statement per call whatever the rate
+            block_seconds = float(os.environ.get(self.BLOCK_SECONDS_ENV) or 0.5)
         self.block_seconds = block_seconds
         self._lock = threading.Lock()
         self._blocks: dict[str, _Block] = {}

@@ -181,4 +181,5 @@ def test_a_manual_retry_that_cannot_take_its_record_fails_naming_the_holder(
     assert not run.success
     [failure] = [e for e in run.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.user_failure_data.description
-    assert "held by run run-that-holds-it" in message and claim.record_key in message
+    assert "held by cli run run-that-holds-it" in message and claim.record_key in message
+    assert "still running" in message  # the runner asked: the holder is alive

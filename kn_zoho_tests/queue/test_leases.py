@@ -116,7 +116,9 @@ def test_a_dropped_connection_fails_the_dagster_step_and_its_retry_finishes_the_
         keys = sorted(conn.execute(sa.text("SELECT id::text FROM users")).scalars())
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("crm_contacts", keys)
-        with killing(ConnectionKiller(admin_engine, "zoho_rate_limits", 2)) as killer:
+        # the first reservation is the CRM field check (before any claim), the second the upsert
+        with killing(ConnectionKiller(admin_engine, "INSERT INTO integration.zoho_rate_limits",
+                                      2)) as killer:
             result = materialize([crm_contacts], instance=instance, partition_key=keys[0],
                                  resources=dagster_resources)
         assert killer.fired and result.success

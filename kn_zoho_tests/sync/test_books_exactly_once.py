@@ -128,8 +128,10 @@ def test_run_killed_before_recording_books_reply(
     report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
     assert report.count("synced") == len(numbers)
     operations = {r.record_key: r.operation for r in report.results}
-    assert operations.pop(stored["invoice_number"]) == "invoice:found+payment:adopt"
-    assert all("invoice:create+payment:create" in op for op in operations.values())
+    adopted = operations.pop(stored["invoice_number"])
+    assert adopted == "invoice:found+payment:adopt", adopted
+    assert all("invoice:create+invoice:sent+payment:create" in op
+               for op in operations.values()), operations
     _assert_once_each(engine, books_sandbox, numbers)
 
 

@@ -96,3 +96,12 @@ def test_a_penalty_voids_the_slots_a_process_holds(engine: sa.Engine) -> None:
     limiter.reserve("crm", THOUSAND_PER_SECOND)
     limiter.penalize("crm", 1.0)
     assert limiter.reserve("crm", THOUSAND_PER_SECOND) == pytest.approx(1.0, abs=0.1)
+
+
+def test_block_size_is_configurable_down_to_one_statement_per_call(
+        engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KN_ZOHO_RATE_LIMIT_BLOCK_SECONDS", "0")
+    limiter = PostgresRateLimiter(engine)
+    for _ in range(5):
+        limiter.reserve("crm", THOUSAND_PER_SECOND)
+    assert limiter.statements == 5

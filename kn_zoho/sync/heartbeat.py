@@ -9,7 +9,6 @@ never loses its records to another run while its process is alive.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,25 +16,13 @@ from types import TracebackType
 
 import sqlalchemy as sa
 
+from kn_zoho.env import env_number
 from kn_zoho.storefront import leases
 
 log = logging.getLogger(__name__)
 
 LEASE_ENV = "KN_ZOHO_LEASE_SECONDS"
 HEARTBEAT_ENV = "KN_ZOHO_HEARTBEAT_SECONDS"
-
-
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -55,9 +42,9 @@ class LeaseSettings:
     def from_env(cls) -> LeaseSettings:
         """``KN_ZOHO_LEASE_SECONDS`` and ``KN_ZOHO_HEARTBEAT_SECONDS`` (default: a third of
         the lease)."""
-        lease = _seconds(LEASE_ENV, 60.0)
+        lease = env_number(LEASE_ENV, 60.0, positive=True)
         return cls(timedelta(seconds=lease),
-                   timedelta(seconds=_seconds(HEARTBEAT_ENV, lease / 3)))
+                   timedelta(seconds=env_number(HEARTBEAT_ENV, lease / 3, positive=True)))
 
 
 class Heartbeat:

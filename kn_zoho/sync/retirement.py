@@ -13,12 +13,13 @@ tests drive the same code.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
+
+from kn_zoho.env import env_number
 
 RETENTION_DAYS_ENV = "KN_ZOHO_PARTITION_RETENTION_DAYS"
 MAX_PARTITIONS_ENV = "KN_ZOHO_MAX_PARTITIONS_PER_ASSET"
@@ -44,22 +45,9 @@ class RetirementPolicy:
     @classmethod
     def from_env(cls) -> RetirementPolicy:
         """``KN_ZOHO_PARTITION_RETENTION_DAYS`` and ``KN_ZOHO_MAX_PARTITIONS_PER_ASSET``."""
-        days = _number(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS, float)
-        cap = _number(MAX_PARTITIONS_ENV, DEFAULT_MAX_PARTITIONS, int)
-        return cls(retention_days=days, max_partitions=cap)
-
-
-def _number(name: str, default: float, kind: type) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
+        return cls(retention_days=env_number(RETENTION_DAYS_ENV, DEFAULT_RETENTION_DAYS),
+                   max_partitions=int(env_number(MAX_PARTITIONS_ENV, DEFAULT_MAX_PARTITIONS,
+                                                 integer=True)))
 
 
 @dataclass(frozen=True)

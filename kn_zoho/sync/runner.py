@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,6 +14,7 @@ from typing import Protocol
 import psycopg
 import sqlalchemy as sa
 
+from kn_zoho.env import env_number
 from kn_zoho.storefront import leases, queue
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
@@ -27,14 +27,7 @@ RETRY_BASE_ENV = "KN_ZOHO_RETRY_BASE_SECONDS"
 
 def retry_base_seconds() -> float:
     """Base delay of the exponential backoff between attempts (``KN_ZOHO_RETRY_BASE_SECONDS``)."""
-    raw = os.environ.get(RETRY_BASE_ENV, "60")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{RETRY_BASE_ENV} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{RETRY_BASE_ENV} must not be negative, got {raw!r}")
-    return value
+    return env_number(RETRY_BASE_ENV, 60.0)
 
 
 class Flow(Protocol):

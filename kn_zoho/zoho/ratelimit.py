@@ -18,13 +18,14 @@ burst later, and what it held back is at most one block.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
+
+from kn_zoho.env import env_number
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class PostgresRateLimiter:
     def __init__(self, engine: sa.Engine, *, block_seconds: float | None = None) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         if block_seconds is None:  # 0 = one statement per call whatever the rate
-            block_seconds = float(os.environ.get(self.BLOCK_SECONDS_ENV) or 0.5)
+            block_seconds = env_number(self.BLOCK_SECONDS_ENV, 0.5)
         self.block_seconds = block_seconds
         self._lock = threading.Lock()
         self._blocks: dict[str, _Block] = {}

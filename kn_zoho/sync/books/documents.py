@@ -106,6 +106,19 @@ class _DocumentFlow:
             item_ids[line["sku"]] = item_id
         return customer_id, item_ids
 
+    def _made_earlier(self, claim: Claim, document: Row, get: Callable[[str], Row | None],
+                      find_by_number: Callable[[str], Row | None]) -> Row | None:
+        """The Books document an earlier attempt made: by its stored id, or by number on a
+        retry (the first attempt has nothing to find, so it costs no call)."""
+        stored_id = claim.zoho_id or document.get("zoho_books_id")
+        if stored_id:
+            found = get(stored_id)
+            if found is not None:
+                return found
+        if claim.attempt > 1:
+            return find_by_number(document[self.number_column])
+        return None
+
     @staticmethod
     def _check_total(document: Row, kind: str, number: str, expected: Decimal) -> None:
         """Books' own total must equal the storefront's to the paisa, else fail loudly."""
@@ -240,15 +253,8 @@ class EstimatesFlow(_DocumentFlow):
         return progress.success()
 
     def _existing(self, claim: Claim, quote: Row) -> Row | None:
-        """The estimate an earlier attempt made: by its stored id, or by number on a retry."""
-        estimate_id = claim.zoho_id or quote.get("zoho_books_id")
-        if estimate_id:
-            found = self.books.get_estimate(estimate_id)
-            if found is not None:
-                return found
-        if claim.attempt > 1:
-            return self.books.find_estimate_by_estimate_number(quote["quote_number"])
-        return None
+        return self._made_earlier(claim, quote, self.books.get_estimate,
+                                  self.books.find_estimate_by_estimate_number)
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
         _write_back(conn, "b2b_quotes", claim, outcome)

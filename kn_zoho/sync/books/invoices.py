@@ -95,15 +95,8 @@ class InvoicesFlow(_DocumentFlow):
         return progress.success()
 
     def _existing(self, claim: Claim, order: Row) -> Row | None:
-        """The invoice an earlier attempt made: by its stored id, or by number on a retry."""
-        invoice_id = claim.zoho_id or order.get("zoho_books_id")
-        if invoice_id:
-            found = self.books.get_invoice(invoice_id)
-            if found is not None:
-                return found
-        if claim.attempt > 1:
-            return self.books.find_invoice_by_invoice_number(order["order_number"])
-        return None
+        return self._made_earlier(claim, order, self.books.get_invoice,
+                                  self.books.find_invoice_by_invoice_number)
 
     def _mark_sent(self, invoice: Row, progress: _Progress) -> None:
         """Draft -> sent (``POST /invoices/{id}/status/sent``, no email), once.

@@ -33,7 +33,7 @@ def books_location_id() -> str | None:
         return None
     if not value.isdigit():
         raise ValueError(f"{LOCATION_ENV}={value!r}: a Zoho Books location_id is a number "
-                         "(Settings > Locations, or GET /locations); unset it for "
+                         "(Books: Settings > Locations); unset it for "
                          "organization-wide stock")
     return value
 

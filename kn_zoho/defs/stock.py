@@ -31,6 +31,7 @@ from dagster import (
 
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource
 from kn_zoho.sync.books.common import books_api_calls
+from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.sync.stock.pull import pull
 from kn_zoho.sync.stock.push import push
 
@@ -45,7 +46,7 @@ def books_stock_adjustments(context: AssetExecutionContext, storefront: Storefro
                             zoho_books: ZohoBooksResource) -> MaterializeResult:
     books = zoho_books.get_clients().books
     before = books_api_calls(books)
-    report = push(storefront.get_engine(), books)
+    report = push(storefront.get_engine(), books, books_location_id())
     if report.error:
         context.log.warning(f"push: {report.error}")
     return MaterializeResult(metadata={
@@ -68,7 +69,7 @@ def stock_pull(context: AssetExecutionContext, storefront: StorefrontDatabase,
                zoho_books: ZohoBooksResource) -> Iterator[MaterializeResult]:
     books = zoho_books.get_clients().books
     before = books_api_calls(books)
-    report = pull(storefront.get_engine(), books)
+    report = pull(storefront.get_engine(), books, books_location_id())
     moves = "\n".join(["| SKU | Books before | Books now | move |", "|---|---|---|---|"] + [
         f"| {level.sku} | {level.books_before} | {level.books} | "
         f"{level.books - level.books_before:+d} |" for level in report.books_changed[:15]])

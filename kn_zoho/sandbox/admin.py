@@ -18,7 +18,8 @@ from starlette.routing import Route
 from kn_zoho.sandbox.books.common import copy, find_by
 from kn_zoho.sandbox.books.contacts import new_contact
 from kn_zoho.sandbox.books.inventory import change_stock, new_adjustment, tracks_stock
-from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice
+from kn_zoho.sandbox.books.locations import new_location, resolve_location
+from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice, stock_location
 from kn_zoho.sandbox.crm_layout import change_field
 from kn_zoho.sandbox.oauth import expire_all_tokens
 from kn_zoho.sandbox.pipeline import ApiError, Endpoint
@@ -105,6 +106,7 @@ async def offline_sale(request: Request) -> Response:
         invoice = create_document(state, INVOICE, {
             "customer_id": customer["contact_id"], "line_items": [line],
             "is_inclusive_tax": True, "reference_number": body.get("reference_number", ""),
+            **({"location_id": body["location_id"]} if body.get("location_id") else {}),
         }, manual_number=False)
         send_invoice(state, invoice)
         state.save()
@@ -122,7 +124,8 @@ async def adjust_stock(request: Request) -> Response:
             "date": state.today(), "reason": body.get("reason") or "Stock correction",
             "adjustment_type": "quantity",
             "line_items": [{"item_id": item["item_id"],
-                            "quantity_adjusted": body.get("quantity_adjusted")}],
+                            "quantity_adjusted": body.get("quantity_adjusted"),
+                            "location_id": body.get("location_id")}],
         })
         state.save()
         notify(state, "inventoryadjustment", copy(adjustment))
@@ -147,14 +150,16 @@ async def credit_note(request: Request) -> Response:
             return _bad_request(f"item {item['sku']} does not track stock")
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
             return _bad_request("quantity must be a positive whole number")
+        location = resolve_location(state, body.get("location_id"))
         notes = state.collection("books", "creditnotes")
         note = {"creditnote_id": state.new_id("books"),
                 "creditnote_number": f"CN-{len(notes) + 1:05d}", "status": "open",
                 "customer_name": WALK_IN_CUSTOMER, "date": state.today(),
                 "line_items": [{"item_id": item["item_id"], "sku": item["sku"],
-                                "quantity": quantity}]}
+                                "quantity": quantity}],
+                **({"location_id": location} if location else {})}
         notes[note["creditnote_id"]] = note
-        change_stock(state, {item["item_id"]: Decimal(quantity)})
+        change_stock(state, {item["item_id"]: Decimal(quantity)}, location)
         state.save()
         notify(state, "creditnote", copy(note))
         return JSONResponse({"creditnote": copy(note)}, status_code=201)
@@ -181,12 +186,23 @@ async def void_invoice(request: Request) -> Response:
                     if item is not None and tracks_stock(item):
                         back[item["item_id"]] = (back.get(item["item_id"], Decimal(0))
                                                  + Decimal(str(line["quantity"])))
-                change_stock(state, back)
+                change_stock(state, back, stock_location(state, invoice))
             invoice["status"] = "void"
             invoice["last_modified_time"] = state.books_timestamp()
             state.save()
             notify(state, "invoice", copy(invoice))
         return JSONResponse({"invoice": copy(invoice)})
+
+
+async def add_location(request: Request) -> Response:
+    """A Books admin creates a location (``name``); the first enables Locations and becomes
+    the primary one holding the organization's stock (see books/locations.py)."""
+    state = sandbox_state(request)
+    body = await _json_object(request)
+    with state.lock:
+        location = new_location(state, body.get("name"))
+        state.save()
+        return JSONResponse({"location": copy(location)}, status_code=201)
 
 
 async def webhooks(request: Request) -> Response:
@@ -223,5 +239,6 @@ def admin_routes() -> list[Route]:
         Route(f"{ADMIN_PREFIX}/books/adjust-stock", _admin(adjust_stock), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/credit-note", _admin(credit_note), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/books/void-invoice", _admin(void_invoice), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/books/locations", _admin(add_location), methods=["POST"]),
         Route(f"{ADMIN_PREFIX}/webhooks", _admin(webhooks), methods=["POST"]),
     ]

@@ -40,6 +40,7 @@ RECORD_KINDS: dict[str, tuple[str, str]] = {
     "books_payments": ("books", "payments"),
     "books_adjustments": ("books", "adjustments"),
     "books_creditnotes": ("books", "creditnotes"),
+    "books_locations": ("books", "locations"),
 }
 
 # Zoho-looking ids: CRM's are 19 digits, Books' 15.

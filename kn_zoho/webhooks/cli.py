@@ -29,6 +29,7 @@ def serve(database_url: str | None, host: str, port: int, debounce_seconds: floa
     import uvicorn
 
     from kn_zoho.sync.cli import _clients
+    from kn_zoho.sync.stock.location import books_location_id
     from kn_zoho.sync.stock.pull import pull
     from kn_zoho.webhooks.app import EarlyPull, create_webhook_app
 
@@ -36,7 +37,8 @@ def serve(database_url: str | None, host: str, port: int, debounce_seconds: floa
     if not secret:
         raise click.UsageError(f"set {SECRET_ENV} (the secret Books sends in the header)")
     with _clients(database_url) as (engine, clients):
-        early = EarlyPull(lambda: pull(engine, clients.books), debounce_seconds)
+        location_id = books_location_id()  # a mis-set variable stops the server at start
+        early = EarlyPull(lambda: pull(engine, clients.books, location_id), debounce_seconds)
         try:
             uvicorn.run(create_webhook_app(secret, early.request), host=host, port=port,
                         log_level="info")

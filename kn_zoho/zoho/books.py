@@ -15,7 +15,7 @@ https://www.zoho.com/inventory/api/v1/inventoryadjustments/ .
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from kn_zoho.zoho.errors import ZohoNotFoundError
@@ -26,6 +26,9 @@ DEFAULT_PER_PAGE = 200
 # GET /items lists active items only unless filter_by says otherwise (documented values
 # Status.All, Status.Active, Status.Inactive; https://www.zoho.com/books/api/v3/items/).
 ALL_ITEMS = {"filter_by": "Status.All"}
+# ids per GET /itemdetails call: no Zoho page states a limit, so a small batch (the stricter
+# choice); the sandbox refuses more.
+ITEM_DETAILS_BATCH = 25
 
 # Stock adjustments: the one place their path lives. Books v3 documents no adjustments
 # endpoint; Zoho Inventory does, for the same organization
@@ -166,6 +169,15 @@ class BooksClient:
         """Every item (all pages), e.g. for stock snapshots; active ones only unless
         ``filter_by="Status.All"`` is given, as Books lists them."""
         return self.paged("/items", "items", filters)
+
+    def get_item_details(self, item_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Several items' full details in one call (``GET /itemdetails?item_ids=a,b,c``):
+        unlike the list, they carry ``locations[]`` with per-location stock. At most
+        ITEM_DETAILS_BATCH ids a call (Zoho states no limit: the stricter choice)."""
+        if len(item_ids) > ITEM_DETAILS_BATCH:
+            raise ValueError(f"at most {ITEM_DETAILS_BATCH} item ids per itemdetails call")
+        body = self.call("GET", "/itemdetails", params={"item_ids": ",".join(item_ids)})
+        return list(body.get("items") or [])
 
     def mark_item_active(self, item_id: str) -> None:
         """POST /items/{id}/active (documented "Mark as active")."""

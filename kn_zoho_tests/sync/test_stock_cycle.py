@@ -136,8 +136,8 @@ def test_admin_edit_between_snapshot_and_apply_is_kept(
     truth = store_stock(engine)[sku] + 11
     real = pull_module.snapshot
 
-    def snapshot_then_edit(books: object) -> dict:
-        items = real(books)
+    def snapshot_then_edit(books: object, location_id: str | None = None) -> dict:
+        items = real(books, location_id)
         admin_edit(engine, sku, 11)  # committed after Books was read, before the apply
         return items
 
@@ -161,8 +161,8 @@ def test_invoice_marked_sent_during_a_snapshot_waits_for_the_apply(
     real = pull_module.snapshot
     snapshot_taken, invoice_done = threading.Event(), threading.Event()
 
-    def slow_snapshot(books: object) -> dict:
-        items = real(books)
+    def slow_snapshot(books: object, location_id: str | None = None) -> dict:
+        items = real(books, location_id)
         snapshot_taken.set()
         invoice_done.wait(1.5)  # the invoice flow runs now; it must wait for the lock
         return items

@@ -45,6 +45,7 @@ from kn_zoho.sandbox.books.common import (
 )
 from kn_zoho.sandbox.books.contacts import gst_details, state_code
 from kn_zoho.sandbox.books.inventory import change_stock, tracks_stock
+from kn_zoho.sandbox.books.locations import locations, primary_location, resolve_location
 from kn_zoho.sandbox.books.taxes import TAXES_BY_ID, Tax
 from kn_zoho.sandbox.books.totals import ZERO, PricedLine, document_totals, price_line
 from kn_zoho.sandbox.pipeline import Handler, zoho_endpoint
@@ -105,6 +106,9 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
     due_on = iso_date(payload.get("due_date"), "due_date", issued_on)
     reference = optional_text(payload, "reference_number", 100)
     notes = optional_text(payload, "notes", 5000)
+    # location_id: the location whose stock the document moves (Books invoice attribute,
+    # https://www.zoho.com/books/api/v3/invoices/); checked and defaulted in locations.py.
+    location = resolve_location(state, payload.get("location_id"))
     documents = state.collection("books", kind.collection)
     number = _number(state, kind, payload, documents, manual_number)
     now = state.books_timestamp()
@@ -136,6 +140,8 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
         "adjustment": money(adjustment),
         "adjustment_description": optional_text(payload, "adjustment_description", 100),
         "total": money(totals.total),
+        **({"location_id": location,
+            "location_name": locations(state)[location]["location_name"]} if location else {}),
         "currency_code": "INR",
         "notes": notes,
         "created_time": now,
@@ -215,12 +221,18 @@ def _stock_moves(state: SandboxState, invoice: dict[str, Any], sign: int) -> dic
     return deltas
 
 
+def stock_location(state: SandboxState, document: dict[str, Any]) -> str | None:
+    """Where a document moves stock: its location, else the primary one (documents made
+    before Locations were enabled belong to the primary location, as on migration)."""
+    return document.get("location_id") or primary_location(state)
+
+
 def send_invoice(state: SandboxState, invoice: dict[str, Any]) -> None:
     """Draft -> sent: the sale is posted and its items' stock falls, once. Hold the lock."""
     if invoice["status"] == "draft":
         invoice["status"] = "sent"
         invoice["last_modified_time"] = state.books_timestamp()
-        change_stock(state, _stock_moves(state, invoice, -1))
+        change_stock(state, _stock_moves(state, invoice, -1), stock_location(state, invoice))
 
 
 def _line_tax(line: dict[str, Any], item: dict[str, Any], intra: bool, field: str
@@ -338,7 +350,8 @@ async def void_invoice(request: Request, state: SandboxState) -> Response:
                                       "Delete the payments first.")
         if invoice["status"] != "void":
             if invoice["status"] != "draft":
-                change_stock(state, _stock_moves(state, invoice, +1))
+                change_stock(state, _stock_moves(state, invoice, +1),
+                             stock_location(state, invoice))
             invoice["status"] = "void"
             invoice["last_modified_time"] = state.books_timestamp()
             state.save()

@@ -27,6 +27,7 @@ from kn_zoho.sync.books.documents import (
     refuse_document_of_another,
 )
 from kn_zoho.sync.stock.invoices import invoice_stock_write
+from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
 
@@ -54,12 +55,16 @@ class InvoicesFlow(_DocumentFlow):
         super().__init__(books, catalog, seller_state)
         # checked now, so a mis-set KN_ZOHO_BOOKS_PAYMENT_MODE stops the run before any call
         self.payment_mode = payment_mode or books_payment_mode()
+        # the storefront's Books location (KN_ZOHO_BOOKS_LOCATION_ID): its sales move that
+        # location's stock (invoice ``location_id``, https://www.zoho.com/books/api/v3/invoices/)
+        self.location_id = books_location_id()
 
     def _payload(self, order: Row, lines: Sequence[Row], user: Row, customer_id: str,
                  item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
         payload = invoice_from_order(order, lines, customer_id=customer_id, item_ids=item_ids,
                                      taxes=taxes, seller_state=self.seller_state, user=user)
-        return {**payload, "invoice_number": order["order_number"]}
+        location = {"location_id": self.location_id} if self.location_id else {}
+        return {**payload, "invoice_number": order["order_number"], **location}
 
     def _sync(self, engine: sa.Engine, claim: Claim, order: Row, lines: Sequence[Row],
               user: Row, products: Mapping[Any, Row], taxes: TaxTable,

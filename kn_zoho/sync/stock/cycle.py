@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.sync.books.common import books_api_calls
+from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.sync.stock.pull import PullReport, pull
 from kn_zoho.sync.stock.push import PushReport, push
 from kn_zoho.zoho.books import BooksClient
@@ -36,8 +37,10 @@ class StockCycleReport:
 
 
 def run_stock_cycle(engine: sa.Engine, books: BooksClient) -> StockCycleReport:
-    """Push the storefront's non-sale changes, then pull Books' stock."""
+    """Push the storefront's non-sale changes, then pull Books' stock (the organization's,
+    or the KN_ZOHO_BOOKS_LOCATION_ID location's: checked here, before any call)."""
+    location_id = books_location_id()
     before = books_api_calls(books)
-    pushed = push(engine, books)
-    pulled = pull(engine, books)
+    pushed = push(engine, books, location_id)
+    pulled = pull(engine, books, location_id)
     return StockCycleReport(pushed, pulled, books_api_calls(books) - before)

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.sync.stock.ledger import Pending, pending, unknown_outcome
+from kn_zoho.sync.stock.location import add_location_stock, location_units
 from kn_zoho.sync.stock.lock import books_stock_lock
 from kn_zoho.zoho.books import ALL_ITEMS, BooksClient
 from kn_zoho.zoho.errors import ZohoError
@@ -89,20 +90,33 @@ def _resolve_invoices(engine: sa.Engine, books: BooksClient) -> int:
     return resolved
 
 
-def _units(item: dict[str, Any]) -> int | None:
-    """An inventory item's stock on hand in whole units (None: it tracks no stock)."""
-    if item.get("item_type") != "inventory" or item.get("stock_on_hand") is None:
+def _units(item: dict[str, Any], location_id: str | None = None) -> int | None:
+    """An inventory item's stock on hand in whole units, organization-wide or at
+    ``location_id`` (None: it tracks no stock, or none at that location)."""
+    if item.get("item_type") != "inventory":
         return None
-    value = Decimal(str(item["stock_on_hand"]))
-    return int(value) if value == value.to_integral_value() else None
+    if location_id is not None:
+        value = location_units(item, location_id)
+    elif item.get("stock_on_hand") is None:
+        return None
+    else:
+        value = Decimal(str(item["stock_on_hand"]))
+    if value is None or value != value.to_integral_value():
+        return None
+    return int(value)
 
 
-def snapshot(books: BooksClient) -> dict[str, dict[str, Any]]:
-    """Every Books item by id (active or not): ceil(items/200) calls."""
-    return {str(item["item_id"]): item for item in books.list_items(**ALL_ITEMS)}
+def snapshot(books: BooksClient, location_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every Books item by id (active or not): ceil(items/200) calls; with a location, its
+    inventory items' ``locations[]`` too: ceil(inventory items/25) more (location.py)."""
+    items = {str(item["item_id"]): item for item in books.list_items(**ALL_ITEMS)}
+    if location_id is not None:
+        add_location_stock(books, items, location_id)
+    return items
 
 
-def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]:
+def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]],
+           location_id: str | None = None) -> list[Level]:
     by_sku = {str(item.get("sku") or "").strip().casefold(): item for item in items.values()}
     products = conn.execute(sa.text(
         "SELECT id, sku, stock_quantity, zoho_books_id FROM public.products "
@@ -116,7 +130,7 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
     for product in products:
         item = (items.get(str(product.zoho_books_id)) if product.zoho_books_id
                 else by_sku.get(product.sku.strip().casefold()))
-        books_units = _units(item) if item else None
+        books_units = _units(item, location_id) if item else None
         p = owed.get(product.id, Pending())
         stock, reason = product.stock_quantity, None
         if item is None:
@@ -124,7 +138,8 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
                 continue  # no Books item yet: the items flow's business
             reason = "item missing in Books"
         elif books_units is None:
-            reason = "Books item tracks no whole-unit stock"
+            reason = ("Books item tracks no whole-unit stock"
+                      + (f" at location {location_id}" if location_id else ""))
         elif product.id in unknown:
             reason = "a Books write of unknown outcome"
         elif stock != books_units + p.total:
@@ -158,15 +173,16 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]]) -> list[Level]
     return levels
 
 
-def pull(engine: sa.Engine, books: BooksClient) -> PullReport:
-    """One pull under the organization's stock lock: snapshot, then storefront = Books + P."""
+def pull(engine: sa.Engine, books: BooksClient, location_id: str | None = None) -> PullReport:
+    """One pull under the organization's stock lock: snapshot, then storefront = Books + P
+    (Books: the organization's stock, or ``location_id``'s; see location.py)."""
     report = PullReport()
     with books_stock_lock(engine, books.organization_id):
         report.invoices_resolved = _resolve_invoices(engine, books)
-        items = snapshot(books)
+        items = snapshot(books, location_id)
         report.items = len(items)
         with engine.begin() as conn:
-            report.levels = _apply(conn, items)
+            report.levels = _apply(conn, items, location_id)
     report.pulled_skus = [level.sku for level in report.levels
                           if level.storefront != level.before]
     return report

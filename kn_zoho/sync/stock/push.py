@@ -110,24 +110,30 @@ def _claim(engine: sa.Engine, only: str | None = None
         return push_id, reference, lines
 
 
-def adjustment_payload(reference: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+def adjustment_payload(reference: str, lines: list[dict[str, Any]],
+                       location_id: str | None = None) -> dict[str, Any]:
     """A quantity adjustment as Zoho Inventory documents it (date, reason, adjustment_type,
-    line_items[item_id, quantity_adjusted]; https://www.zoho.com/inventory/api/v1/inventoryadjustments/)."""
+    line_items[item_id, quantity_adjusted, location_id];
+    https://www.zoho.com/inventory/api/v1/inventoryadjustments/); each line at
+    ``location_id`` where one is configured (location.py), none otherwise."""
+    at = {"location_id": location_id} if location_id else {}
     return {
         "date": datetime.now(IST).date().isoformat(),
         "reason": REASON,
         "adjustment_type": "quantity",
         "reference_number": reference,
         "description": "kn_zoho: admin edits, restocks and returns made on the storefront",
-        "line_items": [{"item_id": line["item_id"], "quantity_adjusted": line["quantity_adjusted"]}
-                       for line in lines],
+        "line_items": [{"item_id": line["item_id"], "quantity_adjusted": line["quantity_adjusted"],
+                        **at} for line in lines],
     }
 
 
 def _send(engine: sa.Engine, books: BooksClient, push_id: int, reference: str,
-          lines: list[dict[str, Any]], report: PushReport) -> None:
+          lines: list[dict[str, Any]], report: PushReport, location_id: str | None = None
+          ) -> None:
     try:
-        created = books.create_inventory_adjustment(adjustment_payload(reference, lines))
+        created = books.create_inventory_adjustment(
+            adjustment_payload(reference, lines, location_id))
     except ZohoError as error:
         if not error.outcome_unknown:
             with engine.begin() as conn:  # refused before it was stored: try again later
@@ -150,9 +156,10 @@ def _send(engine: sa.Engine, books: BooksClient, push_id: int, reference: str,
     report.pushed_skus += [line["sku"] for line in lines]
 
 
-def push(engine: sa.Engine, books: BooksClient) -> PushReport:
+def push(engine: sa.Engine, books: BooksClient, location_id: str | None = None) -> PushReport:
     """One push cycle under the organization's stock lock: settle earlier pushes, then send
-    at most one adjustment with every product's netted non-sale change."""
+    at most one adjustment with every product's netted non-sale change (at ``location_id``,
+    where the storefront sells from one Books location: location.py)."""
     report = PushReport()
     with books_stock_lock(engine, books.organization_id):
         try:
@@ -165,14 +172,14 @@ def push(engine: sa.Engine, books: BooksClient) -> PushReport:
         if claimed is not None:
             push_id, reference, lines = claimed
             report.reference = reference
-            _send(engine, books, push_id, reference, lines, report)
+            _send(engine, books, push_id, reference, lines, report, location_id)
             if report.refused and len(lines) > 1:
-                _one_by_one(engine, books, lines, report)
+                _one_by_one(engine, books, lines, report, location_id)
     return report
 
 
 def _one_by_one(engine: sa.Engine, books: BooksClient, lines: list[dict[str, Any]],
-                report: PushReport) -> None:
+                report: PushReport, location_id: str | None = None) -> None:
     """Books refused the batch for good (an item deleted or made untrackable there, most
     likely) and does not say which line: send each SKU alone, so one bad SKU does not hold
     the others back. The refused ones stay pending, reported, and are tried again next cycle.
@@ -182,7 +189,7 @@ def _one_by_one(engine: sa.Engine, books: BooksClient, lines: list[dict[str, Any
         if claimed is None:
             continue
         single = PushReport()
-        _send(engine, books, *claimed, single)
+        _send(engine, books, *claimed, single, location_id)
         report.adjustments += single.adjustments
         report.pushed_skus += single.pushed_skus
         report.unknown = report.unknown or single.unknown

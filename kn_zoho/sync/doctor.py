@@ -101,7 +101,7 @@ def product_gst_rates(engine: sa.Engine) -> list[Decimal]:
 
 
 def check_taxes(clients: ZohoClients, rates: Iterable[Decimal]) -> list[Check]:
-    table = tax_table_from_zoho(clients.books.list_taxes())
+    table = tax_table_from_zoho(clients.books.list_taxes(fresh=True))
     lines = []
     for rate in rates:
         label = f"GST {rate.normalize():f}%"

@@ -20,6 +20,7 @@ from typing import Any
 
 from kn_zoho.zoho.errors import ZohoNotFoundError
 from kn_zoho.zoho.http import ZohoHttp
+from kn_zoho.zoho.settings_cache import SettingsCache
 
 BOOKS_BASE = "/books/v3"
 DEFAULT_PER_PAGE = 200
@@ -57,9 +58,11 @@ class BooksClient:
     """Zoho Books calls for ``organization_id``; every call carries it."""
 
     def __init__(self, http: ZohoHttp, organization_id: str,
-                 adjustments_api: str | None = None) -> None:
+                 adjustments_api: str | None = None, *,
+                 settings_cache: SettingsCache | None = None) -> None:
         self.http = http
         self.organization_id = organization_id
+        self.settings_cache = settings_cache  # shared across runs for rarely changing settings
         self.adjustments_path = INVENTORY_ADJUSTMENTS_PATH[
             inventory_adjustments_api(adjustments_api)]
 
@@ -189,9 +192,15 @@ class BooksClient:
 
     # -- taxes --------------------------------------------------------------------------------
 
-    def list_taxes(self) -> list[dict[str, Any]]:
-        """Taxes and tax groups (GST18 = CGST+SGST group, IGST18 = single tax, ...)."""
-        return list(self.paged("/settings/taxes", "taxes"))
+    def list_taxes(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """Taxes and tax groups (GST18 = CGST+SGST group, IGST18 = single tax, ...), from the
+        shared settings cache unless ``fresh`` (or no cache is configured)."""
+        def fetch() -> list[dict[str, Any]]:
+            return list(self.paged("/settings/taxes", "taxes"))
+
+        if fresh or self.settings_cache is None:
+            return fetch()
+        return self.settings_cache.get(f"books:{self.organization_id}:taxes", fetch)
 
     # -- invoices -----------------------------------------------------------------------------
 

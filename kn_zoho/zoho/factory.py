@@ -18,6 +18,7 @@ from kn_zoho.zoho.crm import CrmClient
 from kn_zoho.zoho.http import HttpSettings, ZohoHttp
 from kn_zoho.zoho.ratelimit import PostgresRateLimiter, RateLimiter
 from kn_zoho.zoho.redaction import install_log_redaction
+from kn_zoho.zoho.settings_cache import PostgresSettingsCache
 
 
 @dataclass(frozen=True)
@@ -68,5 +69,6 @@ def build_zoho_clients(
         tokens=tokens,
         http=http,
         crm=CrmClient(http),
-        books=BooksClient(http, config.books_organization_id),
+        books=BooksClient(http, config.books_organization_id,
+                          settings_cache=PostgresSettingsCache(engine)),
     )

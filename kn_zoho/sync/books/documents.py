@@ -106,6 +106,30 @@ class _DocumentFlow:
             item_ids[line["sku"]] = item_id
         return customer_id, item_ids
 
+    def _find_or_create(self, engine: sa.Engine, claim: Claim, document: Row,
+                        lines: Sequence[Row], user: Row, products: Mapping[Any, Row],
+                        taxes: TaxTable, progress: _Progress, *, kind: str,
+                        get: Callable[[str], Row | None],
+                        find_by_number: Callable[[str], Row | None],
+                        create: Callable[..., Row]) -> Row:
+        """The Books ``kind`` (invoice/estimate) of this storefront document: the one an
+        earlier attempt made, else created under our own number (adopted if Books has it),
+        refused if it belongs to another document. Sets ``progress.zoho_id``."""
+        number = document[self.number_column]
+        found = self._made_earlier(claim, document, get, find_by_number)
+        if found is not None:
+            progress.steps.append(f"{kind}:found")
+        else:
+            customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
+            payload = self._payload(document, lines, user, customer_id, item_ids, taxes)
+            found, how = create_numbered(
+                self.books, lambda: create(payload, ignore_auto_number_generation=True),
+                lambda: find_by_number(number), kind, self.label, number)
+            progress.steps.append(f"{kind}:{how}")
+        refuse_document_of_another(found, kind, self.label, number)
+        progress.zoho_id = str(found[f"{kind}_id"])
+        return found
+
     def _made_earlier(self, claim: Claim, document: Row, get: Callable[[str], Row | None],
                       find_by_number: Callable[[str], Row | None]) -> Row | None:
         """The Books document an earlier attempt made: by its stored id, or by number on a
@@ -234,27 +258,14 @@ class EstimatesFlow(_DocumentFlow):
             raise Refused("NOT_APPROVED", f"field 'status': is {quote.get('status')!r}, only "
                           "approved quotes become estimates")
         self._payload(quote, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
-        estimate = self._existing(claim, quote)
-        if estimate is not None:
-            progress.steps.append("estimate:found")
-        else:
-            customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
-            payload = self._payload(quote, lines, user, customer_id, item_ids, taxes)
-            estimate, how = create_numbered(
-                self.books,
-                lambda: self.books.create_estimate(payload, ignore_auto_number_generation=True),
-                lambda: self.books.find_estimate_by_estimate_number(number),
-                "estimate", "quote", number)
-            progress.steps.append(f"estimate:{how}")
-        refuse_document_of_another(estimate, "estimate", "quote", number)
-        progress.zoho_id = str(estimate["estimate_id"])
+        estimate = self._find_or_create(
+            engine, claim, quote, lines, user, products, taxes, progress, kind="estimate",
+            get=self.books.get_estimate,
+            find_by_number=self.books.find_estimate_by_estimate_number,
+            create=self.books.create_estimate)
         self._check_total(estimate, "estimate", number, _amount(quote["grand_total"]))
         progress.metadata.update(document_metadata(estimate))
         return progress.success()
-
-    def _existing(self, claim: Claim, quote: Row) -> Row | None:
-        return self._made_earlier(claim, quote, self.books.get_estimate,
-                                  self.books.find_estimate_by_estimate_number)
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
         _write_back(conn, "b2b_quotes", claim, outcome)

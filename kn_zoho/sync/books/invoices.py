@@ -23,8 +23,6 @@ from kn_zoho.sync.books.common import (
 from kn_zoho.sync.books.common import payment_mode as books_payment_mode
 from kn_zoho.sync.books.documents import (
     _DocumentFlow,
-    create_numbered,
-    refuse_document_of_another,
 )
 from kn_zoho.sync.stock.invoices import invoice_stock_write
 from kn_zoho.sync.stock.location import books_location_id
@@ -75,21 +73,11 @@ class InvoicesFlow(_DocumentFlow):
                           ", only paid orders are invoiced")
         # map once with placeholder ids: bad data fails before anything is created in Books
         self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
-        invoice = self._existing(claim, order)
-        if invoice is not None:
-            progress.steps.append("invoice:found")
-            customer_id = str(invoice["customer_id"])
-        else:
-            customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
-            payload = self._payload(order, lines, user, customer_id, item_ids, taxes)
-            invoice, how = create_numbered(
-                self.books,
-                lambda: self.books.create_invoice(payload, ignore_auto_number_generation=True),
-                lambda: self.books.find_invoice_by_invoice_number(number),
-                "invoice", "order", number)
-            progress.steps.append(f"invoice:{how}")
-        refuse_document_of_another(invoice, "invoice", "order", number)
-        progress.zoho_id = str(invoice["invoice_id"])
+        invoice = self._find_or_create(
+            engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
+            get=self.books.get_invoice, find_by_number=self.books.find_invoice_by_invoice_number,
+            create=self.books.create_invoice)
+        customer_id = str(invoice["customer_id"])
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
         progress.metadata.update(document_metadata(invoice))
@@ -98,10 +86,6 @@ class InvoicesFlow(_DocumentFlow):
             self._mark_sent(invoice, progress)
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()
-
-    def _existing(self, claim: Claim, order: Row) -> Row | None:
-        return self._made_earlier(claim, order, self.books.get_invoice,
-                                  self.books.find_invoice_by_invoice_number)
 
     def _mark_sent(self, invoice: Row, progress: _Progress) -> None:
         """Draft -> sent (``POST /invoices/{id}/status/sent``, no email), once.

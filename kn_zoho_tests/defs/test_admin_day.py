@@ -8,7 +8,6 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
 from dagster import (
     AssetCheckKey,
     AssetKey,
@@ -27,9 +26,7 @@ from kn_zoho.defs.crm.assets import crm_contacts
 from kn_zoho.defs.crm.sensors import crm_contacts_sensor
 from kn_zoho.defs.health import queue_checks
 from kn_zoho.defs.queue_assets import SENSOR_TAG
-from kn_zoho.defs.resources import StorefrontDatabase, ZohoCrmResource
 from kn_zoho.defs.status import status_job, status_schedule, sync_status
-from kn_zoho.sandbox import credentials
 from kn_zoho.storefront import queue
 from kn_zoho.storefront.seed import seed
 
@@ -40,22 +37,8 @@ SLACK = TICK + 0.5  # one interval plus the tick's own work on a busy machine
 
 
 @pytest.fixture
-def instance() -> DagsterInstance:
-    with DagsterInstance.ephemeral() as instance:
-        yield instance
-
-
-@pytest.fixture
-def resources(database_url: str, sandbox, monkeypatch: pytest.MonkeyPatch) -> dict:
-    monkeypatch.setenv("KN_ZOHO_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("KN_ZOHO_RETRY_BASE_SECONDS", str(BASE))
-    storefront = StorefrontDatabase(database_url=database_url)
-    zoho = ZohoCrmResource(
-        storefront=storefront, client_id=credentials.DEMO_CLIENT_ID,
-        client_secret=credentials.DEMO_CLIENT_SECRET,
-        refresh_token=credentials.DEMO_REFRESH_TOKEN, accounts_url=sandbox.base_url,
-        attempts_per_call=1, retry_backoff_seconds=0.001)
-    return {"storefront": storefront, "zoho_crm": zoho}
+def retry_base_seconds() -> float:
+    return BASE
 
 
 def _tick_and_run(instance: DagsterInstance, resources: dict) -> list[float]:

@@ -3,9 +3,7 @@ partition status, manual retry, sensor-driven retries. Runs execute in-process."
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
 from dagster import (
     AssetKey,
     AssetObservation,
@@ -24,30 +22,11 @@ from kn_zoho.defs.crm.assets import crm_contact_partitions, crm_contacts
 from kn_zoho.defs.crm.sensors import crm_contacts_sensor
 from kn_zoho.defs.queue_assets import SENSOR_TAG
 from kn_zoho.defs.queue_sensor import LAUNCH_TAG, LOST_LAUNCH_AFTER
-from kn_zoho.defs.resources import StorefrontDatabase, ZohoCrmResource
-from kn_zoho.sandbox import credentials
 from kn_zoho.storefront.seed import seed
 
 ASSET = AssetKey("crm_contacts")
 
 
-@pytest.fixture
-def instance() -> DagsterInstance:
-    with DagsterInstance.ephemeral() as instance:
-        yield instance
-
-
-@pytest.fixture
-def resources(database_url: str, sandbox, monkeypatch: pytest.MonkeyPatch) -> dict:
-    monkeypatch.setenv("KN_ZOHO_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("KN_ZOHO_RETRY_BASE_SECONDS", "0")
-    storefront = StorefrontDatabase(database_url=database_url)
-    zoho = ZohoCrmResource(
-        storefront=storefront, client_id=credentials.DEMO_CLIENT_ID,
-        client_secret=credentials.DEMO_CLIENT_SECRET,
-        refresh_token=credentials.DEMO_REFRESH_TOKEN, accounts_url=sandbox.base_url,
-        attempts_per_call=1, retry_backoff_seconds=0.001)
-    return {"storefront": storefront, "zoho_crm": zoho}
 
 
 def _tick(instance: DagsterInstance, resources: dict) -> SensorResult:

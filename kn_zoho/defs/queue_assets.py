@@ -37,6 +37,9 @@ from kn_zoho.sync.runner import Flow, run_flow
 from kn_zoho.zoho.factory import ZohoClients
 
 SENSOR_TAG = "dagster/sensor_name"
+# A step that fails (a dropped database connection) is retried as a manual retry of its own
+# records: after 15 s, then 30 s.
+SYNC_RETRY_POLICY = RetryPolicy(max_retries=2, delay=15, backoff=Backoff.EXPONENTIAL)
 
 
 def is_manual_retry(context: AssetExecutionContext) -> bool:
@@ -49,7 +52,8 @@ def is_manual_retry(context: AssetExecutionContext) -> bool:
 
 def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefinition,
                 flow: Callable[[ZohoClients], Flow], resource_key: str, product: str,
-                description: str) -> AssetsDefinition:
+                description: str, retry_policy: RetryPolicy = SYNC_RETRY_POLICY
+                ) -> AssetsDefinition:
     """A partitioned asset whose partitions are storefront records of ``entity``."""
 
     @asset(
@@ -58,7 +62,7 @@ def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefi
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         output_required=False,
-        retry_policy=RetryPolicy(max_retries=2, delay=15, backoff=Backoff.EXPONENTIAL),
+        retry_policy=retry_policy,
         pool=f"zoho_{product}",
         group_name=f"zoho_{product}",
         kinds={"zoho", "postgres"},

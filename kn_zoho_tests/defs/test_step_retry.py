@@ -1,0 +1,65 @@
+"""A Dagster step retry of a sensor-launched sync run really retries its records: the first
+try loses its database connection after Zoho answered (before the id was written back), the
+step fails, Dagster retries it, and the retry syncs every record of the run exactly once."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from dagster import DagsterEventType, DagsterInstance, RetryPolicy, materialize
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from kn_zoho.defs.crm.assets import crm_contact_partitions
+from kn_zoho.defs.queue_assets import SENSOR_TAG, queue_asset
+from kn_zoho.mapping.crm import CrmFieldConfig
+from kn_zoho.storefront import queue
+from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.crm import ContactsFlow
+from kn_zoho_tests.queue.faults import ConnectionKiller, killing
+
+# The production asset, retried at once instead of after 15 s.
+contacts_retried_at_once = queue_asset(
+    name="crm_contacts", entity="crm_contact", partitions_def=crm_contact_partitions,
+    flow=lambda clients: ContactsFlow(clients.crm, CrmFieldConfig.from_env()),
+    resource_key="zoho_crm", product="crm", description="crm_contacts, retried at once",
+    retry_policy=RetryPolicy(max_retries=1))
+
+
+def test_a_step_retry_after_a_dropped_connection_syncs_each_record_once(
+        engine: sa.Engine, admin_engine: sa.Engine, instance: DagsterInstance,
+        resources: dict, sandbox) -> None:
+    seed(engine, users=3, products=1, orders=0, inquiries=0, quote_requests=0)
+    with engine.connect() as conn:
+        keys = list(conn.execute(sa.text("SELECT id::text FROM users ORDER BY id")).scalars())
+    instance.add_dynamic_partitions("crm_contacts", keys)
+    tags = {SENSOR_TAG: "crm_contacts_sensor", ASSET_PARTITION_RANGE_START_TAG: keys[0],
+            ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+    # Zoho has the Contacts; the connection writing their ids back is dropped
+    with killing(ConnectionKiller(admin_engine, "UPDATE public.users", 1)) as killer:
+        result = materialize([contacts_retried_at_once], instance=instance, tags=tags,
+                             resources={"zoho_crm": resources["zoho_crm"]})
+    assert killer.fired
+    assert result.success
+    events = [e.event_type for e in result.all_events]
+    assert DagsterEventType.STEP_UP_FOR_RETRY in events
+    assert DagsterEventType.STEP_RESTARTED in events
+
+    contacts = sandbox.records("crm_contacts")
+    assert len(contacts) == 3  # the retry upserted onto the Contacts the first try made
+    counts = queue.status_counts(engine, "crm_contact")
+    assert counts["synced"] == 3 and sum(counts.values()) == 3
+    with engine.connect() as conn:
+        linked = conn.execute(sa.text(
+            "SELECT count(*) FROM users WHERE zoho_crm_id IS NOT NULL")).scalar()
+        attempts = dict(conn.execute(sa.text(
+            "SELECT status, count(*) FROM integration.zoho_sync_logs "
+            "WHERE entity = 'crm_contact' GROUP BY status")).all())
+    assert linked == 3
+    # the first try's attempts were given back, not counted against the records
+    assert attempts == {"interrupted": 3, "success": 3}
+    materialized = [e.step_materialization_data.materialization.partition
+                    for e in result.get_asset_materialization_events()]
+    assert sorted(materialized) == keys  # one event per record, from the retry

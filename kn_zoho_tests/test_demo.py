@@ -33,6 +33,7 @@ def test_demo_syncs_everything_through_dagster_on_the_embedded_default(tmp_path:
                        .split(": ", 1)[1])
     assert held["crm_contacts"] == 30  # the 31st user has a bad GSTIN on purpose
     assert held["books_invoices"] == held["books_payments"] > 0
+    assert held["books_creditnotes"] == held["books_refunds"] > 0  # one refund per credit note
     assert queue["pending"] == queue["dead"] == 0
     assert queue["failed"] == 1
     failed_runs = [line for line in lines if line.startswith("run ") and "success" not in line]

@@ -292,6 +292,13 @@ BEGIN
                                       shipping_amount, amount)
     VALUES (refund_id, p_order_id, p_gateway_refund_id, p_kind, p_reason,
             coalesce(p_shipping, 0), 0.01);  -- amount set below, once known
+    -- the products of restocked lines locked in id order, as checkout locks them (no deadlock)
+    PERFORM 1 FROM public.products
+     WHERE id IN (SELECT i.product_id FROM public.order_items i
+                    JOIN jsonb_array_elements(coalesce(p_lines, '[]'::jsonb)) e
+                      ON i.id::text = e ->> 'order_item_id'
+                   WHERE coalesce((e ->> 'restock')::boolean, false))
+     ORDER BY id FOR UPDATE;
     FOR entry IN SELECT * FROM jsonb_array_elements(coalesce(p_lines, '[]'::jsonb)) LOOP
         SELECT i.id, i.quantity, i.line_total, i.product_id, p.sku,
                i.quantity - coalesce(sum(r.quantity), 0) AS units_left,
@@ -325,7 +332,6 @@ BEGIN
                 coalesce((entry ->> 'restock')::boolean, false));
         lines_total := lines_total + amount;
         IF coalesce((entry ->> 'restock')::boolean, false) THEN
-            PERFORM 1 FROM public.products WHERE id = line.product_id FOR UPDATE;
             PERFORM set_config('kn_zoho.change_source', 'return', true);
             PERFORM set_config('kn_zoho.refund_id', refund_id::text, true);
             PERFORM set_config('kn_zoho.order_id', p_order_id::text, true);

@@ -6,8 +6,8 @@ same intra/inter-state split (CGST+SGST or IGST), tax-inclusive prices, each ref
 invoice's unit rate with the amount kept back as an item-level discount, so Books' line total
 is exactly the storefront's refunded amount and its GST is extracted from it the same way.
 Refunded shipping is taxed at the rate the invoice taxed shipping at (the order's principal
-supply). The order's own rounding adjustment rides on its last refund (baseline.sql), so the
-credit notes of an order add up to what the invoice charged.
+supply). The order's own rounding adjustment rides on its last refund (baseline_refunds.sql),
+so the credit notes of an order add up to what the invoice charged.
 
 Stock: a line put back on the shelf names its Books item, so the credit note returns it to
 stock; a line not restocked goes without ``item_id`` (its name, HSN code, rate and tax only),

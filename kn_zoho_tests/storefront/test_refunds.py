@@ -1,6 +1,6 @@
-"""The storefront's refunds (baseline.sql): partial refunds of lines and shipping, refusals that
-name the order, line and field, the order refunded once everything is, paid cancellations, one
-queue record per refund, and the seed's deterministic refunds."""
+"""The storefront's refunds (baseline_refunds.sql): partial refunds of lines and shipping,
+refusals that name the order, line and field, the order refunded once everything is, paid
+cancellations, one queue record per refund, and the seed's refunds."""
 
 from __future__ import annotations
 

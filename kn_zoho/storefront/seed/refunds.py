@@ -1,5 +1,5 @@
 """Refunds and cancellations of seeded paid orders (``kn-zoho seed --refunds N
---cancellations M``), through the storefront's own functions (baseline.sql).
+--cancellations M``), through the storefront's own functions (baseline_refunds.sql).
 
 Deterministic: orders are taken in order-number order from an RNG stream of their own, and
 each refund's gateway id is derived from its order (``rfnd_seed_<order number>``), so re-running

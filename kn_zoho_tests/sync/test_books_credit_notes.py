@@ -226,3 +226,23 @@ def test_a_run_killed_after_books_stored_makes_no_duplicate(
         states = set(conn.execute(sa.text(
             "SELECT state FROM integration.stock_credit_notes")).scalars())
     assert states <= {"sent"}
+
+
+def test_bad_data_fails_the_refund_naming_the_field_before_anything_reaches_books(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients: Any) -> None:
+    orders = _orders(engine, 2)
+    _sync(engine, books_clients)
+    line = _lines(engine, orders[0]["id"])[0]
+    bad = _refund(engine, orders[0]["id"], "rfnd_" + "x" * 100,
+                  [{"order_item_id": line["id"], "quantity": 1}])
+    good = _refund(engine, orders[1]["id"], "rfnd_E2",
+                   [{"order_item_id": _lines(engine, orders[1]["id"])[0]["id"], "quantity": 1}])
+    _sync(engine, books_clients)
+    queue = _queue(engine, "books_credit_note")
+    assert queue[bad] == ("failed", "INVALID_DATA") and queue[good] == ("synced", None)
+    with engine.connect() as conn:
+        message = conn.execute(sa.text(
+            "SELECT last_error_message FROM integration.zoho_sync_queue "
+            "WHERE entity = 'books_credit_note' AND record_key = :k"), {"k": bad}).scalar_one()
+    assert f"refund {bad}" in message and "field 'gateway_refund_id'" in message
+    assert set(_notes(books_sandbox)) == {good}

@@ -97,14 +97,17 @@ class CreditNotesFlow:
     def _sync(self, engine: sa.Engine, claim: Claim, loaded: _Refund, taxes: TaxTable,
               progress: _Progress) -> Outcome:
         refund, order = loaded.refund, loaded.order
-        # map once with placeholder ids: bad data fails before anything is created in Books
-        self._payload(loaded, "0", {line["sku"]: "0" for line in loaded.lines}, taxes)
-        invoice = self._invoice(engine, order)
-        if invoice is None:
+        with engine.connect() as conn:
+            never = not order.get("zoho_books_id") and is_never_invoiced(conn, order["id"])
+        if never:
             progress.steps.append("not-invoiced")
             progress.metadata["reason"] = ("order refunded in full before it was invoiced: "
                                            "nothing to credit")
             return progress.success()
+        # map once with placeholder ids: bad data fails before anything is created in Books
+        self._payload(loaded, "0", {line["sku"]: "0" for line in loaded.lines}, taxes)
+        refund_payload(refund, from_account_id="0", refund_mode=self.refund_mode)
+        invoice = self._invoice(order)
         note = self._credit_note(engine, claim, loaded, invoice, taxes, progress)
         total = _amount(note.get("total", 0))
         if total != _amount(refund["amount"]):
@@ -126,8 +129,8 @@ class CreditNotesFlow:
         location = {"location_id": self.location_id} if self.location_id else {}
         return {**payload, **location}
 
-    def _invoice(self, engine: sa.Engine, order: Row) -> Row | None:
-        """The order's posted invoice; None if the order is never invoiced; else it waits."""
+    def _invoice(self, order: Row) -> Row:
+        """The order's posted invoice, else the refund waits for it."""
         invoice_id = order.get("zoho_books_id")
         if invoice_id:
             invoice = self.books.get_invoice(str(invoice_id))
@@ -137,9 +140,6 @@ class CreditNotesFlow:
                 raise Refused("INVOICE_VOID", f"field 'order_id': invoice "
                               f"{invoice.get('invoice_number')} is void in Zoho Books: an "
                               "e-invoiced sale is credited, never voided; restore it there")
-        with engine.connect() as conn:
-            if is_never_invoiced(conn, order["id"]):
-                return None
         raise InvoiceNotSynced(f"invoice not synced yet: order {order['order_number']}'s "
                                "invoice is not posted in Zoho Books; the refund is credited "
                                "once it is")

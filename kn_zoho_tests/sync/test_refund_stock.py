@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from kn_zoho.storefront.checkout import checkout
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.stock.cycle import run_stock_cycle
-from kn_zoho.sync.stock.ledger import pending
+from kn_zoho.sync.stock.ledger import pending, unknown_outcome
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import BooksSandbox
 from kn_zoho_tests.sync.stock_helpers import adjustments, books_stock, store_stock, sync_books
@@ -93,3 +93,22 @@ def test_an_order_refunded_before_its_invoice_reaches_books_as_an_adjustment(
     pushed = _pushed(books_sandbox)
     assert pushed[sold_sku] - pushed_before[sold_sku] == -2
     assert pushed.get(cancelled_sku) == pushed_before.get(cancelled_sku)  # nets to nothing
+
+
+def test_a_credit_note_books_refuses_leaves_no_unknown_stock_write(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients: Any) -> None:
+    user_id, (sku, _, _) = _shop(engine, books_clients)
+    order_id = checkout(engine, user_id, {sku: 2})
+    sync_books(engine, books_clients)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT public.refund_order(:id, true)"), {"id": order_id})
+        item_id = conn.execute(sa.text("SELECT zoho_books_id FROM public.products "
+                                       "WHERE sku = :sku"), {"sku": sku}).scalar_one()
+    books_clients.books.mark_item_inactive(item_id)  # Books refuses it on a new transaction
+    sync_books(engine, books_clients)
+    with engine.connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM integration.zoho_sync_queue "
+                                      "WHERE entity = 'books_credit_note'")).scalar_one()
+        assert status == "failed"
+        assert not unknown_outcome(conn)  # the pull still takes this SKU in
+        assert [p.unsent_returns for p in pending(conn).values() if p.unsent_returns] == [2]

@@ -27,7 +27,8 @@ from kn_zoho.sync.stock.lock import books_stock_lock
 def credit_note_stock_write(engine: sa.Engine, organization_id: str, refund: dict[str, Any],
                             restocks: bool) -> Iterator[dict[str, str | None]]:
     """Wrap creating and opening ``refund``'s credit note; yields a dict whose
-    ``creditnote_id`` the caller fills in. Without restocked lines nothing is recorded."""
+    ``creditnote_id`` the caller fills in once one exists. Without restocked lines nothing is
+    recorded; a certain refusal before any credit note existed takes the record back."""
     found: dict[str, str | None] = {"creditnote_id": None}
     if not restocks:
         yield found
@@ -42,7 +43,16 @@ def credit_note_stock_write(engine: sa.Engine, organization_id: str, refund: dic
                 VALUES (:refund_id, :refund_number, :order_id, 'sending')
                 ON CONFLICT (refund_id) DO UPDATE SET updated_at = now()
                  WHERE integration.stock_credit_notes.state = 'sending'"""), key)
-        yield found
+        try:
+            yield found
+        except Exception as error:  # a killed run (BaseException) leaves 'sending'
+            if found["creditnote_id"] is None and not getattr(error, "outcome_unknown", False):
+                # refused for certain before any credit note existed: no stock moved
+                with engine.begin() as conn:
+                    conn.execute(sa.text("DELETE FROM integration.stock_credit_notes "
+                                         "WHERE refund_id = :refund_id AND state = 'sending'"),
+                                 key)
+            raise
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE integration.stock_credit_notes SET state = 'sent', "
                                  "creditnote_id = :creditnote_id, updated_at = now() "

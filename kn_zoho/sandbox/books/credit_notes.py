@@ -138,8 +138,9 @@ async def list_credit_notes(request: Request, state: SandboxState) -> Response:
     with state.lock:
         return list_reply(request, list(state.collection("books", "creditnotes").values()),
                           "creditnotes", "Credit Notes",
+                          # the documented filters ("List all Credit Notes"); no invoice_id
                           filters=("creditnote_number", "reference_number", "customer_id",
-                                   "status", "invoice_id"),
+                                   "status"),
                           search_fields=("creditnote_number", "reference_number",
                                          "customer_name"))
 
@@ -166,7 +167,7 @@ async def refund_credit_note(request: Request, state: SandboxState) -> Response:
             raise books_error(400, 2, f"Only an open credit note can be refunded (credit note "
                                       f"{note['creditnote_number']} is {note['status']}).")
         amount = decimal_value(required_value(payload, "amount"), "amount")
-        balance = Decimal(str(note["balance"]))
+        balance = Decimal(str(note.get("balance", 0)))  # a walk-in return (admin.py) has none
         if amount <= 0:
             raise invalid("amount")
         if amount > balance:
@@ -193,7 +194,7 @@ async def refund_credit_note(request: Request, state: SandboxState) -> Response:
             "from_account_id": account,
             "from_account_name": BANK_ACCOUNT["account_name"],
         }
-        note["refunds"].append(refund)
+        note.setdefault("refunds", []).append(refund)
         note["balance"] = money(balance - amount)
         note["status"] = "closed" if balance == amount else "open"
         note["last_modified_time"] = state.books_timestamp()
@@ -205,7 +206,7 @@ async def refund_credit_note(request: Request, state: SandboxState) -> Response:
 async def list_note_refunds(request: Request, state: SandboxState) -> Response:
     with state.lock:
         note = _note(state, request.path_params["creditnote_id"])
-        return list_reply(request, list(note["refunds"]), "creditnote_refunds",
+        return list_reply(request, list(note.get("refunds") or []), "creditnote_refunds",
                           "Credit Note Refunds", filters=("reference_number",))
 
 

@@ -91,7 +91,7 @@ BEGIN
                    WHERE coalesce((e ->> 'restock')::boolean, false))
      ORDER BY id FOR UPDATE;
     FOR entry IN SELECT * FROM jsonb_array_elements(coalesce(p_lines, '[]'::jsonb)) LOOP
-        SELECT i.id, i.quantity, i.line_total, i.product_id, p.sku,
+        SELECT i.id, i.quantity, i.line_total, i.unit_price, i.product_id, p.sku,
                i.quantity - coalesce(sum(r.quantity), 0) AS units_left,
                i.line_total - coalesce(sum(r.amount), 0) AS amount_left
           INTO line
@@ -115,6 +115,11 @@ BEGIN
         IF amount < 0 OR amount > line.amount_left THEN
             RAISE EXCEPTION 'order % line %: field amount: refunds %, % paid for the line and '
                 'not refunded yet', o.order_number, line.sku, amount, line.amount_left
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF amount > round(line.unit_price * units, 2) THEN
+            RAISE EXCEPTION 'order % line %: field amount: refunds % for % units sold at % each',
+                o.order_number, line.sku, amount, units, line.unit_price
                 USING ERRCODE = 'check_violation';
         END IF;
         INSERT INTO public.order_refund_items (refund_id, order_item_id, quantity, amount,

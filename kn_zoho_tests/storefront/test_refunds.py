@@ -84,6 +84,14 @@ def test_refusals_name_the_order_line_and_field(engine: sa.Engine, order: dict[s
     assert _order(engine, order["id"])["refunded_total"] == 0
 
 
+def test_one_unit_never_refunds_more_than_its_price(engine: sa.Engine,
+                                                    order: dict[str, Any]) -> None:
+    line = order["lines"][0]  # more than one unit: the whole line is more than one unit's price
+    with pytest.raises(sa.exc.DBAPIError, match=r"field amount: .* for 1 units sold at"):
+        _refund(engine, order, "rfnd_big", [{"order_item_id": line["id"], "quantity": 1,
+                                             "amount": str(line["line_total"])}])
+
+
 def test_a_line_of_another_order_and_a_second_use_of_a_gateway_id_are_refused(
         engine: sa.Engine, order: dict[str, Any]) -> None:
     with engine.connect() as conn:

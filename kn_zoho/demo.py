@@ -152,6 +152,14 @@ def _add_bad_record(engine: object) -> None:
             "ON CONFLICT (email) DO NOTHING"), {"email": BAD_EMAIL})
 
 
+def _never_invoiced(engine: object) -> int:
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM integration.stock_invoices "
+                                    "WHERE state = 'never'")).scalar_one()
+
+
 def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object],
                    runs: list[dict[str, object]], dagster_home: str) -> None:
     """What a newcomer wants to know: what Zoho got, what failed and why, where to look."""
@@ -166,8 +174,9 @@ def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object
              f"{held['books_items']} items, {held['books_invoices']} invoices with "
              f"{held['books_payments']} payments, {held['books_estimates']} estimates, "
              f"{held['books_creditnotes']} credit notes with {held['books_refunds']} refunds "
-             f"(storefront refunds; an order cancelled before invoicing is never invoiced) "
              f"({stats['requests_total']} Zoho API calls)",
+             f"never invoiced (refunded or cancelled in full before invoicing): "
+             f"{_never_invoiced(engine)} orders",
              f"Dagster runs: {ok} succeeded, {len(runs) - ok} failed"]
     if attention:
         lines.append(f"needs attention ({len(attention)}):")

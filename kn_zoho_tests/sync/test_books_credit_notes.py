@@ -147,6 +147,26 @@ def test_cancelled_after_payment_before_invoicing_is_never_invoiced(
     assert operation == "not-invoiced"
 
 
+def test_cancelled_after_invoicing_is_credited_in_full_and_back_in_stock(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients: Any) -> None:
+    order = _orders(engine, 1)[0]
+    _sync(engine, books_clients)
+    before = books_stock(books_sandbox)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT public.cancel_paid_order(:id, 'rfnd_C2')"),
+                     {"id": order["id"]})
+    _sync(engine, books_clients)
+    (invoice,) = books_sandbox.records("books_invoices")
+    (note,) = books_sandbox.records("books_creditnotes")
+    assert invoice["status"] == "paid"  # never voided: credited
+    assert (note["invoice_id"], note["total"]) == (invoice["invoice_id"], invoice["total"])
+    returned = Counter()
+    for line in _lines(engine, order["id"]):
+        returned[line["sku"]] += line["quantity"]
+    after = books_stock(books_sandbox)
+    assert {sku: after[sku] - before[sku] for sku in returned} == dict(returned)
+
+
 def _lossy(sandbox: BooksSandbox, call: Any) -> Any:
     """``call`` whose first use is stored by Books but its reply lost."""
     used: list[int] = []

@@ -90,11 +90,16 @@ def db_upgrade(database_url: str | None, with_baseline: bool) -> None:
 @click.option("--inquiries", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--quote-requests", default=5, show_default=True, type=click.IntRange(min=0))
 @click.option("--approved-quotes", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--refunds", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Paid orders refunded (mostly in part; restocked or not).")
+@click.option("--cancellations", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Paid orders cancelled (refunded in full, back on the shelf).")
 @click.option("--seed", "rng_seed", default=42, show_default=True, type=int,
               help="Same seed, same rows; re-running inserts nothing new.")
 def seed_command(database_url: str | None, users: int, products: int, orders: int,
                  paid_fraction: float, inquiries: int, quote_requests: int,
-                 approved_quotes: int, rng_seed: int) -> None:
+                 approved_quotes: int, refunds: int, cancellations: int,
+                 rng_seed: int) -> None:
     """Fill the storefront with realistic, deterministic demo data."""
     from dataclasses import asdict
 
@@ -106,7 +111,13 @@ def seed_command(database_url: str | None, users: int, products: int, orders: in
                    paid_fraction=paid_fraction, inquiries=inquiries,
                    quote_requests=quote_requests, approved_quotes=approved_quotes,
                    seed=rng_seed)
-    click.echo(json.dumps(asdict(summary), default=str))
+    result = asdict(summary)
+    if refunds or cancellations:
+        from kn_zoho.storefront.seed.refunds import seed_refunds
+
+        result.update(asdict(seed_refunds(engine, refunds=refunds, cancellations=cancellations,
+                                          seed=rng_seed)))
+    click.echo(json.dumps(result, default=str))
 
 
 if __name__ == "__main__":

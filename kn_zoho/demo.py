@@ -84,16 +84,19 @@ def demo_command(database_url: str | None, users: int, orders: int, verbose: boo
     from kn_zoho.storefront import queue
     from kn_zoho.storefront.migrations import upgrade
     from kn_zoho.storefront.seed import seed
+    from kn_zoho.storefront.seed.refunds import seed_refunds
     from kn_zoho.zoho.auth import load_secret_key
 
     engine = db.create_engine(database_url)
     upgrade(engine, with_baseline=True)
     summary = seed(engine, users=users, products=20, orders=orders, inquiries=40,
                    quote_requests=10, approved_quotes=5)
+    refunds = seed_refunds(engine, refunds=max(1, orders // 12),
+                           cancellations=max(1, orders // 30))
     _add_bad_record(engine)
     click.echo(f"storefront: {db.redact_url(engine.url.render_as_string(False))}")
-    click.echo(f"seeded: {json.dumps(summary.__dict__)} + 1 user with a bad GSTIN "
-               f"({BAD_EMAIL}), to show a failure")
+    click.echo(f"seeded: {json.dumps(summary.__dict__ | refunds.__dict__)} + 1 user with a "
+               f"bad GSTIN ({BAD_EMAIL}), to show a failure")
 
     state_file = db.data_dir() / "sandbox-state.json"
     # The demo's own sandbox allows more calls a minute than real Zoho (100), and the client
@@ -127,7 +130,10 @@ def demo_command(database_url: str | None, users: int, orders: int, verbose: boo
         held = {kind: len(requests.get(f"{sandbox.base_url}/__sandbox/records/{kind}",
                                        timeout=10).json())
                 for kind in ("crm_contacts", "crm_leads", "books_contacts", "books_items",
-                             "books_invoices", "books_payments", "books_estimates")}
+                             "books_invoices", "books_payments", "books_estimates",
+                             "books_creditnotes")}
+        held["books_refunds"] = sum(len(note.get("refunds") or []) for note in requests.get(
+            f"{sandbox.base_url}/__sandbox/records/books_creditnotes", timeout=10).json())
     click.echo(f"zoho sandbox now holds: {json.dumps(held)}")
     click.echo(f"zoho API calls: {stats['requests_total']}, token refreshes: "
                f"{stats['token_refreshes']}")
@@ -146,6 +152,14 @@ def _add_bad_record(engine: object) -> None:
             "ON CONFLICT (email) DO NOTHING"), {"email": BAD_EMAIL})
 
 
+def _never_invoiced(engine: object) -> int:
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM integration.stock_invoices "
+                                    "WHERE state = 'never'")).scalar_one()
+
+
 def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object],
                    runs: list[dict[str, object]], dagster_home: str) -> None:
     """What a newcomer wants to know: what Zoho got, what failed and why, where to look."""
@@ -158,8 +172,11 @@ def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object
              f"created in Zoho (sandbox): {held['crm_contacts']} CRM contacts, "
              f"{held['crm_leads']} CRM leads, {held['books_contacts']} Books customers, "
              f"{held['books_items']} items, {held['books_invoices']} invoices with "
-             f"{held['books_payments']} payments, {held['books_estimates']} estimates "
+             f"{held['books_payments']} payments, {held['books_estimates']} estimates, "
+             f"{held['books_creditnotes']} credit notes with {held['books_refunds']} refunds "
              f"({stats['requests_total']} Zoho API calls)",
+             f"never invoiced (refunded or cancelled in full before invoicing): "
+             f"{_never_invoiced(engine)} orders",
              f"Dagster runs: {ok} succeeded, {len(runs) - ok} failed"]
     if attention:
         lines.append(f"needs attention ({len(attention)}):")

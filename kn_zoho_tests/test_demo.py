@@ -33,6 +33,7 @@ def test_demo_syncs_everything_through_dagster_on_the_embedded_default(tmp_path:
                        .split(": ", 1)[1])
     assert held["crm_contacts"] == 30  # the 31st user has a bad GSTIN on purpose
     assert held["books_invoices"] == held["books_payments"] > 0
+    assert held["books_creditnotes"] == held["books_refunds"] > 0  # one refund per credit note
     assert queue["pending"] == queue["dead"] == 0
     assert queue["failed"] == 1
     failed_runs = [line for line in lines if line.startswith("run ") and "success" not in line]
@@ -41,6 +42,8 @@ def test_demo_syncs_everything_through_dagster_on_the_embedded_default(tmp_path:
     summary = result.stdout.split("== demo summary ==", 1)[1]
     assert "created in Zoho (sandbox): 30 CRM contacts" in summary
     assert "needs attention (1):" in summary
+    assert "credit notes with" in summary  # storefront refunds, and a paid cancellation:
+    assert "cancelled in full before invoicing): 0 orders" not in summary  # never invoiced
     assert "bad.gstin@demo.knbio.in" in summary and "field 'gstin'" in summary
     assert "http://127.0.0.1:3000/assets/crm_contacts?view=events&partition=" in summary
     assert "dagster dev -w workspace.yaml" in summary and "/assets/sync_status" in summary

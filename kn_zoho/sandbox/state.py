@@ -156,8 +156,9 @@ class SandboxState:
     def next_sequence(self, name: str) -> int:
         """The next number of a document series (invoice, estimate, payment, adjustment)."""
         with self.lock:
-            self.data["sequences"][name] += 1
-            return self.data["sequences"][name]
+            sequences = self.data["sequences"]  # a new kind (credit notes) starts at 0
+            sequences[name] = sequences.get(name, 0) + 1
+            return sequences[name]
 
     def now(self) -> float:
         return self.clock()

@@ -112,10 +112,9 @@ CREATE TABLE IF NOT EXISTS public.contact_submissions (
 --   integration's ledger knows the change is that order's sale: Books learns of sales from
 --   their invoices and never gets them as adjustments.
 -- * Cancelling an unpaid order gives back what its placement took (as the same order's sale).
--- * A refund keeps the sale (its Books invoice stays; a credit note is Books' business). Goods
---   put back on the shelf are a restock (refund_order(..., restock => true)): an ordinary
---   storefront change, pushed to Books as an adjustment. Do not also return that stock with a
---   credit note in Books: it would be counted twice.
+-- * A refund keeps the sale (its Books invoice stays; the refund is a Books credit note). Goods
+--   put back on the shelf are that refund's return (see baseline_refunds.sql):
+--   the credit note carries them into Books, so they are never also pushed as an adjustment.
 ALTER TABLE public.orders ADD COLUMN IF NOT EXISTS stock_lowered_at timestamptz;
 
 CREATE TABLE IF NOT EXISTS public.storefront_settings (
@@ -208,29 +207,4 @@ BEGIN
     UPDATE public.orders SET payment_status = 'failed', stock_lowered_at = NULL,
                              updated_at = now()
      WHERE id = p_order_id;
-END $$;
-
--- A paid order refunded; with restock the goods go back on the shelf (a storefront restock).
-CREATE OR REPLACE FUNCTION public.refund_order(p_order_id uuid, p_restock boolean DEFAULT false)
-RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
-DECLARE old_source text := coalesce(current_setting('kn_zoho.change_source', true), '');
-BEGIN
-    UPDATE public.orders SET payment_status = 'refunded', updated_at = now()
-     WHERE id = p_order_id AND payment_status = 'paid';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'order %: field payment_status: only a paid order can be refunded',
-            p_order_id USING ERRCODE = 'check_violation';
-    END IF;
-    IF p_restock THEN
-        PERFORM 1 FROM public.products  -- rows locked in id order, as checkout locks them
-         WHERE id IN (SELECT product_id FROM public.order_items WHERE order_id = p_order_id)
-         ORDER BY id FOR UPDATE;
-        PERFORM set_config('kn_zoho.change_source', 'storefront', true);
-        UPDATE public.products p SET stock_quantity = p.stock_quantity + l.quantity,
-                                     updated_at = now()
-          FROM (SELECT product_id, sum(quantity)::integer AS quantity FROM public.order_items
-                 WHERE order_id = p_order_id GROUP BY product_id) l
-         WHERE p.id = l.product_id;
-        PERFORM set_config('kn_zoho.change_source', old_source, true);
-    END IF;
 END $$;

@@ -48,7 +48,10 @@ def load_migrations(folder: Path | None = None) -> list[Migration]:
 
 
 def baseline_sql() -> str:
-    return (Path(__file__).with_name("baseline.sql")).read_text()
+    """baseline.sql, then its continuations (``baseline_<concept>.sql``, in name order)."""
+    here = Path(__file__).parent
+    parts = [here / "baseline.sql", *sorted(here.glob("baseline_*.sql"))]
+    return "\n".join(part.read_text() for part in parts)
 
 
 def _exec_script(conn: sa.Connection, sql: str) -> None:

@@ -82,7 +82,7 @@ def sync_crm(database_url: str | None) -> None:
 @database_url_option
 def sync_books(database_url: str | None) -> None:
     """Products -> Books items; paid orders -> invoices + payments; approved quotes ->
-    estimates."""
+    estimates; refunds -> credit notes + refunds."""
     from kn_zoho.sync.service import books_flows
 
     _run(database_url, books_flows)

@@ -10,7 +10,13 @@ import sqlalchemy as sa
 
 from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.storefront import leases, queue
-from kn_zoho.sync.books import BooksCatalog, EstimatesFlow, InvoicesFlow, ItemsFlow
+from kn_zoho.sync.books import (
+    BooksCatalog,
+    CreditNotesFlow,
+    EstimatesFlow,
+    InvoicesFlow,
+    ItemsFlow,
+)
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
 from kn_zoho.sync.errors import SetupError
 from kn_zoho.sync.runner import (
@@ -29,11 +35,12 @@ def crm_flows(clients: ZohoClients) -> list[Flow]:
 
 
 def books_flows(clients: ZohoClients) -> list[Flow]:
-    """Items first, so invoices and estimates find them; one catalog (taxes, customers,
-    items already in Books) serves all three, so the run lists each at most once."""
+    """Items first, so invoices and estimates find them, and credit notes after the invoices
+    they credit; one catalog (taxes, customers, items already in Books) serves them all, so
+    the run lists each at most once."""
     catalog = BooksCatalog(clients.books)
     return [ItemsFlow(clients.books, catalog), InvoicesFlow(clients.books, catalog),
-            EstimatesFlow(clients.books, catalog)]
+            EstimatesFlow(clients.books, catalog), CreditNotesFlow(clients.books, catalog)]
 
 
 class FlowsStopped(RuntimeError):

@@ -251,6 +251,47 @@ class BooksClient:
             lambda payment: payment.get("reference_number") == reference_number,
         )
 
+    # -- credit notes (refunds) ------------------------------------------------------------------
+
+    def create_credit_note(self, payload: Mapping[str, Any], *, invoice_id: str) -> dict[str, Any]:
+        """A credit note against ``invoice_id`` under the payload's own ``creditnote_number``
+        (``ignore_auto_number_generation``: Books keeps it unique, the duplicate guard)."""
+        return self._create("/creditnotes", "creditnote", payload,
+                            {"invoice_id": invoice_id, "ignore_auto_number_generation": "true"})
+
+    def get_credit_note(self, creditnote_id: str) -> dict[str, Any] | None:
+        return self._get("/creditnotes/{id}", "creditnote", creditnote_id)
+
+    def find_credit_note_by_number(self, creditnote_number: str) -> dict[str, Any] | None:
+        return self._find(
+            "/creditnotes", "creditnotes", {"creditnote_number": creditnote_number},
+            lambda note: note.get("creditnote_number") == creditnote_number,
+        )
+
+    def open_credit_note(self, creditnote_id: str) -> None:
+        """POST /creditnotes/{id}/status/open (documented "Convert to Open")."""
+        self.call("POST", "/creditnotes/{id}/status/open", path_params={"id": creditnote_id},
+                  idempotent=True)
+
+    def refund_credit_note(self, creditnote_id: str, payload: Mapping[str, Any]
+                           ) -> dict[str, Any]:
+        """POST /creditnotes/{id}/refunds (documented "Refund credit note")."""
+        return self.call("POST", "/creditnotes/{id}/refunds", path_params={"id": creditnote_id},
+                         json=dict(payload))["creditnote_refund"]
+
+    def find_credit_note_refund(self, creditnote_id: str, reference_number: str
+                                ) -> dict[str, Any] | None:
+        """The credit note's refund carrying ``reference_number`` ("List refunds of a credit
+        note"; matched here, as Books documents no filter on that list)."""
+        body = self.call("GET", "/creditnotes/{id}/refunds", path_params={"id": creditnote_id},
+                         params={"per_page": DEFAULT_PER_PAGE})
+        return next((refund for refund in body.get("creditnote_refunds") or []
+                     if refund.get("reference_number") == reference_number), None)
+
+    def list_bank_accounts(self) -> list[dict[str, Any]]:
+        """GET /bankaccounts (https://www.zoho.com/books/api/v3/bank-accounts/)."""
+        return list(self.paged("/bankaccounts", "bankaccounts"))
+
     # -- estimates ----------------------------------------------------------------------------
 
     def create_estimate(

@@ -1,6 +1,7 @@
 """The storefront stock contract modelled in the baseline: checkout lowers stock at payment
 (or at placement), tagged as the order's sale; cancellation gives back what placement took; a
-refund keeps the sale and a restock is an ordinary storefront change."""
+refund keeps the sale and a restock is that refund's return (Books takes it in with the
+refund's credit note)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def test_placement_mode_lowers_at_placement_and_cancel_gives_it_back(shop: sa.En
     assert _ledger(shop, paid) == [("sale", -1, paid)]
 
 
-def test_refund_keeps_the_sale_and_a_restock_is_a_storefront_change(shop: sa.Engine) -> None:
+def test_refund_keeps_the_sale_and_a_restock_is_the_refunds_return(shop: sa.Engine) -> None:
     sku = sorted(store_stock(shop))[0]
     before = store_stock(shop)[sku]
     kept, restocked = checkout(shop, sku, 1), checkout(shop, sku, 2)
@@ -79,7 +80,12 @@ def test_refund_keeps_the_sale_and_a_restock_is_a_storefront_change(shop: sa.Eng
     _call(shop, "SELECT public.refund_order(:id, true)", id=restocked)
 
     assert store_stock(shop)[sku] == before - 1
-    assert _ledger(shop)[-1] == ("storefront", 2, None)
+    assert _ledger(shop)[-1] == ("return", 2, restocked)
+    with shop.connect() as conn:
+        refund = conn.execute(sa.text("SELECT m.refund_id = r.id FROM "
+                                      "integration.stock_movements m JOIN public.order_refunds r "
+                                      "ON r.order_id = m.order_id WHERE m.source = 'return'"))
+        assert refund.scalar_one() is True
     with pytest.raises(sa.exc.DBAPIError, match="only a pending order can be cancelled"):
         _call(shop, "SELECT public.cancel_order(:id)", id=kept)
 

@@ -1,4 +1,5 @@
-"""Books assets: one dynamic partition per storefront record (SKU, order number, quote number).
+"""Books assets: one dynamic partition per storefront record (SKU, order number, quote number,
+refund number).
 
 Each asset builds its own flow (and so its own catalog of what Books holds): a Dagster run
 materialises one asset, and the catalog is meant to live for one run.
@@ -7,7 +8,7 @@ materialises one asset, and the catalog is meant to live for one run.
 from dagster import DynamicPartitionsDefinition
 
 from kn_zoho.defs.queue_assets import queue_asset
-from kn_zoho.sync.books import EstimatesFlow, InvoicesFlow, ItemsFlow
+from kn_zoho.sync.books import CreditNotesFlow, EstimatesFlow, InvoicesFlow, ItemsFlow
 
 books_item_partitions = DynamicPartitionsDefinition(name="books_items")
 books_invoice_partitions = DynamicPartitionsDefinition(name="books_invoices")
@@ -43,4 +44,22 @@ books_estimates = queue_asset(
     product="books",
     description="Approved B2B quotes as Zoho Books estimates numbered with the quote number "
     "(partition = quote number).",
+)
+
+
+# --- refunds -----------------------------------------------------------------------------------
+
+books_credit_note_partitions = DynamicPartitionsDefinition(name="books_credit_notes")
+
+books_credit_notes = queue_asset(
+    name="books_credit_notes",
+    entity="books_credit_note",
+    partitions_def=books_credit_note_partitions,
+    flow=lambda clients: CreditNotesFlow(clients.books),
+    resource_key="zoho_books",
+    product="books",
+    description="Storefront refunds and paid cancellations as Zoho Books GST credit notes "
+    "against the order's invoice, numbered with the refund number, each with its refund "
+    "(reference = the gateway's refund id); metadata: totals and the CGST/SGST/IGST split "
+    "(partition = refund number).",
 )

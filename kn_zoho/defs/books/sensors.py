@@ -1,6 +1,8 @@
 """Books sensors: react to new and due records in the queue."""
 
 from kn_zoho.defs.books.assets import (
+    books_credit_note_partitions,
+    books_credit_notes,
     books_estimate_partitions,
     books_estimates,
     books_invoice_partitions,
@@ -16,3 +18,7 @@ books_invoices_sensor = queue_sensor(asset_def=books_invoices, entity="books_inv
                                      partitions_def=books_invoice_partitions, product="books")
 books_estimates_sensor = queue_sensor(asset_def=books_estimates, entity="books_estimate",
                                       partitions_def=books_estimate_partitions, product="books")
+books_credit_notes_sensor = queue_sensor(asset_def=books_credit_notes,
+                                         entity="books_credit_note",
+                                         partitions_def=books_credit_note_partitions,
+                                         product="books")

@@ -66,10 +66,11 @@ def not_found(resource: str, status: int = 404) -> ApiError:
     return books_error(status, 1002, f"{resource} does not exist.")
 
 
-def already_exists(message: str) -> ApiError:
+def already_exists(message: str, code: int = 1001) -> ApiError:
     """1001: not on any Books v3 page; Zoho Invoice's API (same backend) documents "1001
-    Invoice Number already exist" (https://www.zoho.com/invoice/api/v3/invoices/)."""
-    return books_error(400, 1001, message)
+    Invoice Number already exist" (https://www.zoho.com/invoice/api/v3/invoices/), and 12018
+    for a credit note number (https://www.zoho.com/invoice/api/v3/credit-notes/)."""
+    return books_error(400, code, message)
 
 
 class BooksService(Service):

@@ -82,8 +82,9 @@ ESTIMATE = DocumentKind("estimate", "estimates", "Estimate", "EST-", False,
 
 
 def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, Any],
-                    *, manual_number: bool) -> dict[str, Any]:
-    """Validate, number, store and (for invoices) apply a document; hold the state lock."""
+                    *, manual_number: bool, duplicate_code: int = 1001) -> dict[str, Any]:
+    """Validate, number, store and (for invoices) apply a document; hold the state lock.
+    ``duplicate_code``: Books' error code for a number already used (credit notes: 12018)."""
     customer_id = str(required_value(payload, "customer_id"))
     customer = state.collection("books", "contacts").get(customer_id)
     if customer is None:
@@ -110,7 +111,7 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
     # https://www.zoho.com/books/api/v3/invoices/); checked and defaulted in locations.py.
     location = resolve_location(state, payload.get("location_id"))
     documents = state.collection("books", kind.collection)
-    number = _number(state, kind, payload, documents, manual_number)
+    number = _number(state, kind, payload, documents, manual_number, duplicate_code)
     now = state.books_timestamp()
     document = {
         kind.id_field: state.new_id("books"),
@@ -154,13 +155,13 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
 
 
 def _number(state: SandboxState, kind: DocumentKind, payload: dict[str, Any],
-            documents: dict[str, dict[str, Any]], manual: bool) -> str:
+            documents: dict[str, dict[str, Any]], manual: bool, duplicate_code: int) -> str:
     if manual:
         number = optional_text(payload, kind.number_field, 100)
         if not number:
             raise missing(kind.number_field)
         if find_by(documents.values(), kind.number_field, number):
-            raise already_exists(f'{kind.label} "{number}" already exists.')
+            raise already_exists(f'{kind.label} "{number}" already exists.', duplicate_code)
         return number
     while True:  # auto numbers skip any number already used by hand
         number = f"{kind.number_prefix}{state.next_sequence(kind.resource):06d}"
@@ -209,8 +210,8 @@ def _lines(state: SandboxState, raw_lines: Any, intra: bool, inclusive: bool
     return lines, priced
 
 
-def _stock_moves(state: SandboxState, invoice: dict[str, Any], sign: int) -> dict[str, Decimal]:
-    """What the invoice's lines do to inventory items' stock: sign -1 sells, +1 returns."""
+def stock_moves(state: SandboxState, invoice: dict[str, Any], sign: int) -> dict[str, Decimal]:
+    """What a document's lines do to inventory items' stock: sign -1 sells, +1 returns."""
     items = state.collection("books", "items")
     deltas: dict[str, Decimal] = {}
     for line in invoice["line_items"]:
@@ -232,7 +233,7 @@ def send_invoice(state: SandboxState, invoice: dict[str, Any]) -> None:
     if invoice["status"] == "draft":
         invoice["status"] = "sent"
         invoice["last_modified_time"] = state.books_timestamp()
-        change_stock(state, _stock_moves(state, invoice, -1), stock_location(state, invoice))
+        change_stock(state, stock_moves(state, invoice, -1), stock_location(state, invoice))
 
 
 def _line_tax(line: dict[str, Any], item: dict[str, Any], intra: bool, field: str
@@ -350,7 +351,7 @@ async def void_invoice(request: Request, state: SandboxState) -> Response:
                                       "Delete the payments first.")
         if invoice["status"] != "void":
             if invoice["status"] != "draft":
-                change_stock(state, _stock_moves(state, invoice, +1),
+                change_stock(state, stock_moves(state, invoice, +1),
                              stock_location(state, invoice))
             invoice["status"] = "void"
             invoice["last_modified_time"] = state.books_timestamp()

@@ -18,6 +18,11 @@ Exactly once without idempotency keys
     Customers and items have natural keys too: Books keeps contact names and item SKUs unique,
     and we look contacts up by email and items by SKU before creating them.
 
+Refunds
+    Each storefront refund becomes a credit note against the order's invoice, numbered with the
+    refund's number, and the refund recorded against it keyed by the gateway refund id (see
+    ``credit_notes``); an order refunded in full before it was invoiced is never invoiced.
+
 Call budget
     The normal path costs 3 calls per order (invoice, mark sent, payment), 1 per new customer,
     1 per new item and 1 per estimate. Looking up customers and items must not cost a call per
@@ -41,6 +46,7 @@ from kn_zoho.sync.books.common import (
     payment_mode,
     refused_for_good,
 )
+from kn_zoho.sync.books.credit_notes import CreditNotesFlow
 from kn_zoho.sync.books.documents import EstimatesFlow
 from kn_zoho.sync.books.invoices import InvoicesFlow
 from kn_zoho.sync.books.items import ItemsFlow
@@ -49,6 +55,7 @@ __all__ = [
     "ORGANIZATION_STATE_ENV",
     "PAYMENT_MODE_ENV",
     "BooksCatalog",
+    "CreditNotesFlow",
     "EstimatesFlow",
     "InvoicesFlow",
     "ItemsFlow",

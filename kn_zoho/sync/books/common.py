@@ -105,10 +105,12 @@ def create_or_adopt(create: Callable[[], Row], find: Callable[[], Row | None]
 
 
 def document_metadata(document: Row) -> dict[str, str | int | float]:
-    """What the admin wants to see on an invoice/estimate's materialization: the totals Books
-    computed and the GST split (numbers, so the UI can plot them)."""
+    """What the admin wants to see on an invoice/estimate/credit note's materialization: the
+    totals Books computed and the GST split (numbers, so the UI can plot them)."""
     metadata: dict[str, str | int | float] = {
-        "number": str(document.get("invoice_number") or document.get("estimate_number") or ""),
+        # a credit note also names the invoice it credits: its own number comes first
+        "number": str(document.get("creditnote_number") or document.get("invoice_number")
+                      or document.get("estimate_number") or ""),
         "place_of_supply": str(document.get("place_of_supply") or ""),
         "sub_total": float(_amount(document.get("sub_total", 0))),
         "tax_total": float(_amount(document.get("tax_total", 0))),

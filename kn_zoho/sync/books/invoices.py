@@ -24,6 +24,7 @@ from kn_zoho.sync.books.common import payment_mode as books_payment_mode
 from kn_zoho.sync.books.documents import (
     _DocumentFlow,
 )
+from kn_zoho.sync.stock.credit_notes import never_invoiced
 from kn_zoho.sync.stock.invoices import invoice_stock_write
 from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.zoho.books import BooksClient
@@ -71,6 +72,9 @@ class InvoicesFlow(_DocumentFlow):
         if order.get("payment_status") not in INVOICED_STATUSES:
             raise Refused("NOT_PAID", f"field 'payment_status': is {order.get('payment_status')!r}"
                           ", only paid orders are invoiced")
+        if order.get("payment_status") == "refunded" and self._never_invoiced(
+                engine, claim, order, progress):
+            return progress.success()
         # map once with placeholder ids: bad data fails before anything is created in Books
         self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
         invoice = self._find_or_create(
@@ -86,6 +90,21 @@ class InvoicesFlow(_DocumentFlow):
             self._mark_sent(invoice, progress)
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()
+
+    def _never_invoiced(self, engine: sa.Engine, claim: Claim, order: Row,
+                        progress: _Progress) -> bool:
+        """An order refunded (or cancelled) in full before its invoice existed is never
+        invoiced: decided now, at the attempt, after looking for an invoice an earlier attempt
+        may have made (then it stays, and the refunds are credited against it)."""
+        stored_id = claim.zoho_id or order.get("zoho_books_id")
+        if (stored_id and self.books.get_invoice(stored_id) is not None) or \
+                self.books.find_invoice_by_invoice_number(order["order_number"]) is not None:
+            return False
+        never_invoiced(engine, self.books.organization_id, order)
+        progress.steps.append("not-invoiced")
+        progress.metadata["reason"] = ("refunded in full before it was invoiced: never "
+                                       "invoiced, its stock changes go to Books as an adjustment")
+        return True
 
     def _mark_sent(self, invoice: Row, progress: _Progress) -> None:
         """Draft -> sent (``POST /invoices/{id}/status/sent``, no email), once.

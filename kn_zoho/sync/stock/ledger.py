@@ -1,4 +1,5 @@
-"""P per product: what the storefront changed that Books has not taken in yet."""
+"""P per product: what the storefront changed that Books has not taken in yet (non-sale
+changes not pushed, sales whose invoice is not sent, returns whose credit note is not open)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ _UNSENT_SALES = """
                         WHERE s.order_id = m.order_id AND s.state = 'sent')
      GROUP BY m.product_id
 """
+# A return (a refund's restocked line) is taken in by Books once the refund's credit note is open.
+_UNSENT_RETURNS = """
+    SELECT m.product_id, sum(m.delta)::integer AS delta FROM integration.stock_movements m
+     WHERE m.source = 'return' AND m.refund_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM integration.stock_credit_notes c
+                        WHERE c.refund_id = m.refund_id AND c.state = 'sent')
+     GROUP BY m.product_id
+"""
 # Products with a Books write of unknown outcome: in a push not yet settled, or in an invoice
 # whose mark-sent may or may not have landed.
 _UNKNOWN = """
@@ -29,19 +38,24 @@ _UNKNOWN = """
     UNION
     SELECT i.product_id FROM integration.stock_invoices s
       JOIN public.order_items i ON i.order_id = s.order_id WHERE s.state = 'sending'
+    UNION
+    SELECT m.product_id FROM integration.stock_credit_notes c
+      JOIN integration.stock_movements m ON m.refund_id = c.refund_id AND m.source = 'return'
+     WHERE c.state = 'sending'
 """
 
 
 @dataclass(frozen=True)
 class Pending:
-    """A product's P, in its two parts (units; negative = Books has more than the shelf)."""
+    """A product's P, in its parts (units; negative = Books has more than the shelf)."""
 
     unpushed: int = 0
     unsent_sales: int = 0
+    unsent_returns: int = 0
 
     @property
     def total(self) -> int:
-        return self.unpushed + self.unsent_sales
+        return self.unpushed + self.unsent_sales + self.unsent_returns
 
 
 def pending(conn: sa.Connection) -> dict[Any, Pending]:
@@ -51,6 +65,8 @@ def pending(conn: sa.Connection) -> dict[Any, Pending]:
         parts[row.product_id]["unpushed"] = row.delta
     for row in conn.execute(sa.text(_UNSENT_SALES)):
         parts[row.product_id]["unsent_sales"] = row.delta
+    for row in conn.execute(sa.text(_UNSENT_RETURNS)):
+        parts[row.product_id]["unsent_returns"] = row.delta
     return {product_id: Pending(**part) for product_id, part in parts.items()}
 
 

@@ -31,6 +31,7 @@ CONTACT_NAME_MAX = 200
 COMPANY_NAME_MAX = 200
 PERSON_NAME_MAX = 100
 REFERENCE_MAX = 100
+NOTES_MAX = 5000  # Books' notes on a document
 UNIT = "pcs"
 # The payment modes Books documents for customer payments
 # (https://www.zoho.com/books/api/v3/customer-payments/); it refuses any other value.
@@ -320,6 +321,8 @@ def estimate_from_quote(
         payload["date"] = v.ist_date(quote["approved_at"], record, "approved_at")
     if quote.get("valid_until"):
         payload["expiry_date"] = v.calendar_date(quote["valid_until"], record, "valid_until")
+    if v.text(quote.get("notes")):
+        payload["notes"] = v.truncate(str(v.text(quote.get("notes"))), NOTES_MAX)
     if user is not None:
         payload.update(_gst_treatment(user, record))
     return payload

@@ -234,3 +234,9 @@ BEGIN
         PERFORM set_config('kn_zoho.change_source', old_source, true);
     END IF;
 END $$;
+
+-- Quotes expire (issue 14): the storefront sets status 'expired' when valid_until has passed
+-- or an admin withdraws an approved quote; the integration marks its Books estimate expired.
+ALTER TABLE public.b2b_quotes DROP CONSTRAINT IF EXISTS b2b_quotes_status_check;
+ALTER TABLE public.b2b_quotes ADD CONSTRAINT b2b_quotes_status_check
+    CHECK (status IN ('requested', 'approved', 'rejected', 'expired'));

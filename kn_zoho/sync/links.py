@@ -19,6 +19,7 @@ ASSET_OF_ENTITY = {
     "books_item": "books_items",
     "books_invoice": "books_invoices",
     "books_estimate": "books_estimates",
+    "books_contact": "books_contacts",
 }
 
 

@@ -10,7 +10,13 @@ import sqlalchemy as sa
 
 from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.storefront import leases, queue
-from kn_zoho.sync.books import BooksCatalog, EstimatesFlow, InvoicesFlow, ItemsFlow
+from kn_zoho.sync.books import (
+    BooksCatalog,
+    ContactUpdatesFlow,
+    EstimatesFlow,
+    InvoicesFlow,
+    ItemsFlow,
+)
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
 from kn_zoho.sync.errors import SetupError
 from kn_zoho.sync.runner import (
@@ -30,10 +36,12 @@ def crm_flows(clients: ZohoClients) -> list[Flow]:
 
 def books_flows(clients: ZohoClients) -> list[Flow]:
     """Items first, so invoices and estimates find them; one catalog (taxes, customers,
-    items already in Books) serves all three, so the run lists each at most once."""
+    items already in Books) serves all three, so the run lists each at most once. Contact
+    updates last: the contacts the documents just linked are then checked in the same run
+    (no call when created from the current data)."""
     catalog = BooksCatalog(clients.books)
     return [ItemsFlow(clients.books, catalog), InvoicesFlow(clients.books, catalog),
-            EstimatesFlow(clients.books, catalog)]
+            EstimatesFlow(clients.books, catalog), ContactUpdatesFlow(clients.books)]
 
 
 class FlowsStopped(RuntimeError):

@@ -1,6 +1,8 @@
 """Books sensors: react to new and due records in the queue."""
 
 from kn_zoho.defs.books.assets import (
+    books_contact_partitions,
+    books_contacts,
     books_estimate_partitions,
     books_estimates,
     books_invoice_partitions,
@@ -16,3 +18,5 @@ books_invoices_sensor = queue_sensor(asset_def=books_invoices, entity="books_inv
                                      partitions_def=books_invoice_partitions, product="books")
 books_estimates_sensor = queue_sensor(asset_def=books_estimates, entity="books_estimate",
                                       partitions_def=books_estimate_partitions, product="books")
+books_contacts_sensor = queue_sensor(asset_def=books_contacts, entity="books_contact",
+                                     partitions_def=books_contact_partitions, product="books")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from kn_zoho.sandbox.books.contacts import contact_routes
+from kn_zoho.sandbox.books.estimates import estimate_routes
 from kn_zoho.sandbox.books.inventory import inventory_routes
 from kn_zoho.sandbox.books.payments import payment_routes
 from kn_zoho.sandbox.books.sales import sales_routes
@@ -14,4 +15,4 @@ from kn_zoho.sandbox.books.taxes import tax_routes
 
 def books_routes() -> list[Route]:
     return [*contact_routes(), *inventory_routes(), *tax_routes(), *sales_routes(),
-            *payment_routes()]
+            *estimate_routes(), *payment_routes()]

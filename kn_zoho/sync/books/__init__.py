@@ -41,7 +41,8 @@ from kn_zoho.sync.books.common import (
     payment_mode,
     refused_for_good,
 )
-from kn_zoho.sync.books.documents import EstimatesFlow
+from kn_zoho.sync.books.contacts import ContactUpdatesFlow
+from kn_zoho.sync.books.estimates import EstimatesFlow
 from kn_zoho.sync.books.invoices import InvoicesFlow
 from kn_zoho.sync.books.items import ItemsFlow
 
@@ -49,6 +50,7 @@ __all__ = [
     "ORGANIZATION_STATE_ENV",
     "PAYMENT_MODE_ENV",
     "BooksCatalog",
+    "ContactUpdatesFlow",
     "EstimatesFlow",
     "InvoicesFlow",
     "ItemsFlow",

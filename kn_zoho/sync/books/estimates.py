@@ -26,8 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.mapping import validation as v
-from kn_zoho.mapping.books import TaxTable, estimate_from_quote
+from kn_zoho.mapping.books import TaxTable
 from kn_zoho.mapping.books_edits import FINAL_ESTIMATE_STATUSES
+from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.crm import payload_hash
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.books.common import (

@@ -95,6 +95,7 @@ def demo_command(database_url: str | None, users: int, orders: int, verbose: boo
     summary = seed(engine, users=users, products=20, orders=orders, inquiries=40,
                    quote_requests=10, approved_quotes=5)
     _add_bad_record(engine)
+    _quotes_valid_from_today(engine)
     click.echo(f"storefront: {db.redact_url(engine.url.render_as_string(False))}")
     click.echo(f"seeded: {json.dumps(summary.__dict__)} + 1 user with a bad GSTIN "
                f"({BAD_EMAIL}), to show a failure")
@@ -163,6 +164,16 @@ def edits_followed(engine: object, records: dict[str, list[dict[str, Any]]]
                                         for i in records["books_items"]),
             "books_estimates_declined": estimates.count("declined"),
             "books_estimates_expired": estimates.count("expired")}
+
+
+def _quotes_valid_from_today(engine: object) -> None:
+    """The seed's calendar is fixed, so its approved quotes' validity has long passed; the
+    demo's are valid for 30 days from today, so a rejection shows as a declined estimate."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE b2b_quotes SET valid_until = current_date + 30 "
+                             "WHERE status = 'approved' AND valid_until < current_date"))
 
 
 def _add_bad_record(engine: object) -> None:

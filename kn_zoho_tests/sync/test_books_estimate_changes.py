@@ -124,3 +124,18 @@ def test_a_lost_reply_to_a_mark_is_read_back_not_marked_twice(
     status, operation, _ = _sync(engine, books_clients)
     assert (status, operation) == ("synced", "sent+declined")
     assert _estimate(books_sandbox)["status"] == "declined"
+
+
+def test_a_quote_rejected_after_its_validity_leaves_the_estimate_expired(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    """Books does not decline an expired estimate: once sent, one past its expiry_date is
+    expired, and the rejection settles there instead of failing."""
+    quote_id = quote(engine, NUMBER, user(engine, "asha@example.in"), product(engine, "N-1"))
+    execute(engine, "UPDATE b2b_quotes SET approved_at = now() - interval '3 days', "
+                    "valid_until = current_date - 1 WHERE id = :q", q=quote_id)
+    status, operation, _ = _sync(engine, books_clients)
+    assert (status, operation.split("+")[-1]) == ("synced", "estimate:create")
+    execute(engine, "UPDATE b2b_quotes SET status = 'rejected' WHERE id = :q", q=quote_id)
+    status, operation, _ = _sync(engine, books_clients)
+    assert (status, operation) == ("synced", "sent+already:expired")
+    assert _estimate(books_sandbox)["status"] == "expired"

@@ -147,8 +147,9 @@ class EstimatesFlow(_DocumentFlow):
                 self._mark(estimate_id, "sent", progress)
                 status = "sent"
             if status == "sent":
-                self._mark(estimate_id, "declined", progress)
-            else:  # declined already, or expired (which Books does not decline)
+                # a sent estimate past its expiry_date is expired, which Books does not decline
+                self._mark(estimate_id, "declined", progress, settled=("declined", "expired"))
+            else:  # declined already, or expired
                 progress.steps.append(f"already:{status}")
         elif status not in ("expired", "declined"):
             if estimate.get("expiry_date") != expiry:
@@ -162,17 +163,21 @@ class EstimatesFlow(_DocumentFlow):
             {"expiry_date": expiry} if expiry else {})})
         return progress.success(digest)
 
-    def _mark(self, estimate_id: str, status: str, progress: _Progress) -> None:
-        """Mark the estimate; a refusal after a lost reply (already marked) is checked by
-        reading the estimate back."""
+    def _mark(self, estimate_id: str, status: str, progress: _Progress,
+              settled: Sequence[str] = ()) -> None:
+        """Mark the estimate; after a refusal or a lost reply the estimate is read back, and
+        one already ``status`` (or in a ``settled`` status) is fine."""
         try:
             self.books.mark_estimate(estimate_id, status)
         except ZohoError as error:
             if not (refused_for_good(error) or error.outcome_unknown):
                 raise
-            found = self.books.get_estimate(estimate_id) or {}
-            if found.get("status") != status:
+            found = str((self.books.get_estimate(estimate_id) or {}).get("status") or "")
+            if found not in (status, *settled):
                 raise
+            if found != status:
+                progress.steps.append(f"already:{found}")
+                return
         progress.steps.append(status)
 
     # -- plumbing ----------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Storefront products, paid orders and approved quotes -> Zoho Books items, invoices with
-their customer payments, and estimates; Books customers are created on the way.
+their customer payments, and estimates; Books customers are created on the way. After the
+first sync, edits follow: profile edits update the contact (``contacts``), a product's
+activity its item's status (``items``), a quote's edits, rejection or expiry its estimate
+(``estimates``).
 
 Exactly once without idempotency keys
     Every Books document carries a number Zoho keeps unique per organization, and we choose it:

@@ -150,3 +150,32 @@ def test_a_name_another_contact_holds_gets_the_email_added(
     assert renamed.status == "synced"
     names = sorted(c["contact_name"] for c in books_sandbox.records("books_contacts"))
     assert names == ["Bala Rao", "Bala Rao (asha@example.in)", "Chitra Rao"]
+
+
+def test_an_edit_made_while_the_invoice_creates_the_contact_is_not_lost(
+        engine: sa.Engine, books_sandbox, books_clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invoice flow read the user, then the user changed their phone before the contact
+    was linked (no contact id yet, so the edit queued nothing): the link queues the contact,
+    and since it holds the older data, its check sends the edit."""
+    buyer = user(engine, "asha@example.in", "Asha Rao")
+    order(engine, "KN-1", buyer, product(engine, "NEEM-1L"))
+    catalog = BooksCatalog(books_clients.books)
+    create = catalog.customer
+
+    def customer_edited_meanwhile(*args, **kwargs):
+        execute(engine, "UPDATE users SET phone = '+91 99000 22222' WHERE id = :id", id=buyer)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(catalog, "customer", customer_edited_meanwhile)
+    run_flow(engine, ItemsFlow(books_clients.books, catalog), retry_base=0)
+    [invoice] = run_flow(engine, InvoicesFlow(books_clients.books, catalog),
+                         retry_base=0).results
+    # in Books (and due once more: its user changed while it was being made)
+    assert invoice.operation.endswith("payment:create") and invoice.status == "pending"
+    [contact] = books_sandbox.records("books_contacts")
+    assert contact["phone"] == "+919845012345"  # created from what the flow had read
+    [check] = run_flow(engine, ContactUpdatesFlow(books_clients.books), retry_base=0).results
+    assert (check.status, check.operation) == ("synced", "read+update")
+    [contact] = books_sandbox.records("books_contacts")
+    assert contact["phone"] == "+919900022222"

@@ -44,18 +44,20 @@ CREATE TRIGGER zoho_capture_books_contact_change AFTER UPDATE ON public.users
     FOR EACH ROW EXECUTE FUNCTION integration.capture_books_contact_change();
 
 -- Quotes after their estimate ---------------------------------------------------------------
--- Whether the quote's estimate has been (or is being) made: its queue row exists.
-CREATE OR REPLACE FUNCTION integration.estimate_queued(p_quote_number text) RETURNS boolean
+-- Only a synced estimate needs a new version: one not yet synced reads the quote as it is when
+-- it runs, and one being synced (or failed) is brought back by 20261121000400's triggers.
+CREATE OR REPLACE FUNCTION integration.estimate_synced(p_quote_number text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
     SELECT EXISTS (SELECT 1 FROM integration.zoho_sync_queue
-                    WHERE entity = 'books_estimate' AND record_key = p_quote_number);
+                    WHERE entity = 'books_estimate' AND record_key = p_quote_number
+                      AND status = 'synced');
 $$;
 
 CREATE OR REPLACE FUNCTION integration.capture_quote_after_estimate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     IF NOT integration.content_changed(to_jsonb(OLD), to_jsonb(NEW))
-       OR NOT integration.estimate_queued(NEW.quote_number) THEN
+       OR NOT integration.estimate_synced(NEW.quote_number) THEN
         RETURN NULL;
     END IF;
     IF (OLD.status = 'approved' AND NEW.status IN ('rejected', 'expired'))
@@ -78,7 +80,7 @@ BEGIN
                   WHERE b.status = 'approved'
                     AND b.id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.quote_id END,
                                  CASE WHEN TG_OP <> 'DELETE' THEN NEW.quote_id END) LOOP
-        IF integration.estimate_queued(quote.quote_number) THEN
+        IF integration.estimate_synced(quote.quote_number) THEN
             PERFORM integration.enqueue_sync('books_estimate', quote.quote_number, 'b2b_quotes',
                                              quote.id);
         END IF;

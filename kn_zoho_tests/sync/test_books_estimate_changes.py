@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from kn_zoho.sync.books import EstimatesFlow
+from kn_zoho.sync.books import EstimatesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.edits_helpers import (
@@ -139,3 +139,16 @@ def test_a_quote_rejected_after_its_validity_leaves_the_estimate_expired(
     status, operation, _ = _sync(engine, books_clients)
     assert (status, operation) == ("synced", "sent+already:expired")
     assert _estimate(books_sandbox)["status"] == "expired"
+
+
+def test_an_unchanged_quote_costs_no_call_even_with_a_withdrawn_product(
+        engine: sa.Engine, books_sandbox, books_clients, approved: str) -> None:
+    """Comparing the estimate touches nothing in Books: a withdrawn product's inactive item
+    is not marked active just to compare."""
+    execute(engine, "UPDATE products SET is_active = false")
+    [item] = run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).results
+    assert item.operation.endswith("deactivate")
+    execute(engine, "UPDATE b2b_quotes SET discount_total = 1 WHERE id = :q", q=approved)
+    assert _sync(engine, books_clients) == ("synced", "unchanged", 0)
+    [book_item] = books_sandbox.records("books_items")
+    assert book_item["status"] == "inactive"

@@ -69,8 +69,8 @@ class EstimatesFlow(_DocumentFlow):
                           "quotes become estimates")
         self._payload(quote, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
         stored_id = claim.zoho_id or quote.get("zoho_books_id")
-        if stored_id and not self._force and claim.payload_hash == self._digest(
-                engine, quote, lines, user, products, taxes, progress):
+        if stored_id and not self._force and claim.payload_hash == self._linked_digest(
+                quote, lines, user, products, taxes):
             progress.zoho_id = stored_id
             progress.steps.append("unchanged")
             return progress.success(claim.payload_hash)
@@ -100,6 +100,17 @@ class EstimatesFlow(_DocumentFlow):
         """Hash of the estimate the quote maps to, with the Books ids it has now."""
         customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
         return payload_hash(self._payload(quote, lines, user, customer_id, item_ids, taxes))
+
+    def _linked_digest(self, quote: Row, lines: Sequence[Row], user: Row,
+                       products: Mapping[Any, Row], taxes: TaxTable) -> str | None:
+        """``_digest`` from the Books ids already stored, without any call (None when the
+        customer or an item has none yet: then something changed)."""
+        item_ids = {line["sku"]: products[line["product_id"]].get("zoho_books_id")
+                    for line in lines}
+        if not user.get("zoho_books_id") or not all(item_ids.values()):
+            return None
+        return payload_hash(self._payload(quote, lines, user, str(user["zoho_books_id"]),
+                                          item_ids, taxes))
 
     def _update(self, engine: sa.Engine, quote: Row, lines: Sequence[Row], user: Row,
                 products: Mapping[Any, Row], taxes: TaxTable, estimate: Row,

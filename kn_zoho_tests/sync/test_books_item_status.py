@@ -44,7 +44,10 @@ def test_deactivating_and_reactivating_mark_the_item_with_one_call_each(
     product(engine, SKU)
     assert _sync_item(engine, books_clients)[0] == "create"
     execute(engine, "UPDATE products SET is_active = false WHERE sku = :s", s=SKU)
-    assert _sync_item(engine, books_clients) == ("deactivate", 1)
+    report = run_flow(engine, _items(books_clients), retry_base=0)
+    [result] = report.results
+    assert (result.operation, report.api_calls) == ("deactivate", 1)
+    assert result.metadata == {"books_status": "inactive"}  # on the item's materialization
     assert _item(books_sandbox)["status"] == "inactive"
     assert queue_row(engine, "books_item", SKU)["payload_hash"].endswith(":inactive")
 

@@ -131,6 +131,7 @@ class ItemsFlow:
             progress.steps.append("reactivate")
         if not progress.steps:
             progress.steps.append("unchanged")
+        progress.metadata["books_status"] = "inactive" if want_inactive else "active"
         return progress.success(item_digest(content, inactive=want_inactive))
 
     def _deactivate(self, engine: sa.Engine, product: Row, item_id: str, content: str,
@@ -141,9 +142,11 @@ class ItemsFlow:
         20261121001100)."""
         if _documents_waiting_for(engine, product["id"]):
             progress.steps.append("inactive:deferred")
+            progress.metadata["books_status"] = "active until its documents are in Books"
             return progress.success(item_digest(content, inactive=False))
         self.books.mark_item_inactive(item_id)
         progress.steps.append("deactivate")
+        progress.metadata["books_status"] = "inactive"
         return progress.success(item_digest(content, inactive=True))
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:

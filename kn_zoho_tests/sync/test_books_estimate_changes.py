@@ -152,3 +152,7 @@ def test_an_unchanged_quote_costs_no_call_even_with_a_withdrawn_product(
     assert _sync(engine, books_clients) == ("synced", "unchanged", 0)
     [book_item] = books_sandbox.records("books_items")
     assert book_item["status"] == "inactive"
+    # the synced estimate brings its withdrawn product's item back for a check: still
+    # inactive in Books, so no call
+    report = run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    assert ([r.operation for r in report.results], report.api_calls) == (["unchanged"], 0)

@@ -97,9 +97,11 @@ CREATE TRIGGER zoho_capture_quote_line_after_estimate AFTER INSERT OR UPDATE OR 
     FOR EACH ROW EXECUTE FUNCTION integration.capture_quote_line_after_estimate();
 
 -- Inactive products' items after a document needed them ------------------------------------
--- A books_item payload_hash ending in ':inactive' says Books has the item inactive; the
--- document flows mark such an item active to create a document with it, so once the document
--- is synced the suffix goes and the item is enqueued to be marked inactive again.
+-- A books_item payload_hash ending in ':inactive' says Books has the item inactive. The items
+-- flow leaves a withdrawn product's item active while a queued document still needs it, and
+-- the document flows mark such an item active to create a document with it (dropping the
+-- suffix); either way, once the document is synced the item is enqueued, and the items flow
+-- marks it inactive (no call when Books has it inactive already).
 CREATE OR REPLACE FUNCTION integration.deactivate_after_document() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -114,9 +116,6 @@ BEGIN
                         SELECT i.product_id FROM public.b2b_quote_items i
                          WHERE NEW.entity = 'books_estimate' AND i.quote_id = NEW.record_id)
     LOOP
-        UPDATE integration.zoho_sync_queue
-           SET payload_hash = split_part(payload_hash, ':', 1)
-         WHERE entity = 'books_item' AND record_key = product.sku;
         PERFORM integration.enqueue_sync('books_item', product.sku, 'products', product.id);
     END LOOP;
     RETURN NULL;

@@ -96,15 +96,29 @@ def db_upgrade(database_url: str | None, with_baseline: bool) -> None:
               help="Paid orders cancelled (refunded in full, back on the shelf).")
 @click.option("--seed", "rng_seed", default=42, show_default=True, type=int,
               help="Same seed, same rows; re-running inserts nothing new.")
+@click.option("--profile-edits", default=0, show_default=True, type=click.IntRange(min=0),
+              help="After seeding: users (linked to Books first) change GSTIN, phone or "
+              "billing state.")
+@click.option("--deactivations", default=0, show_default=True, type=click.IntRange(min=0),
+              help="After seeding: products taken off sale.")
+@click.option("--reactivations", default=0, show_default=True, type=click.IntRange(min=0),
+              help="After seeding: products put back on sale.")
+@click.option("--rejected-quotes", default=0, show_default=True, type=click.IntRange(min=0),
+              help="After seeding: approved quotes rejected.")
+@click.option("--expired-quotes", default=0, show_default=True, type=click.IntRange(min=0),
+              help="After seeding: approved quotes expired.")
 def seed_command(database_url: str | None, users: int, products: int, orders: int,
                  paid_fraction: float, inquiries: int, quote_requests: int,
-                 approved_quotes: int, refunds: int, cancellations: int,
-                 rng_seed: int) -> None:
-    """Fill the storefront with realistic, deterministic demo data."""
+                 approved_quotes: int, refunds: int, cancellations: int, rng_seed: int,
+                 profile_edits: int, deactivations: int, reactivations: int,
+                 rejected_quotes: int, expired_quotes: int) -> None:
+    """Fill the storefront with realistic, deterministic demo data (and, with the refund and
+    edit options, refunds and edits after it, as after a first sync)."""
     from dataclasses import asdict
 
     from kn_zoho.storefront import db as storefront_db
     from kn_zoho.storefront.seed import seed
+    from kn_zoho.storefront.seed.edits import apply_edits
 
     engine = storefront_db.create_engine(database_url)
     summary = seed(engine, users=users, products=products, orders=orders,
@@ -117,6 +131,11 @@ def seed_command(database_url: str | None, users: int, products: int, orders: in
 
         result.update(asdict(seed_refunds(engine, refunds=refunds, cancellations=cancellations,
                                           seed=rng_seed)))
+    counts = {"profile_edits": profile_edits, "deactivations": deactivations,
+              "reactivations": reactivations, "rejected_quotes": rejected_quotes,
+              "expired_quotes": expired_quotes}
+    if any(counts.values()):
+        result["edits"] = asdict(apply_edits(engine, seed=rng_seed, **counts))
     click.echo(json.dumps(result, default=str))
 
 

@@ -7,6 +7,8 @@ import os
 from dagster import Definitions, EnvVar, in_process_executor
 
 from kn_zoho.defs.books.assets import (
+    books_contact_partitions,
+    books_contacts,
     books_credit_note_partitions,
     books_credit_notes,
     books_estimate_partitions,
@@ -17,6 +19,7 @@ from kn_zoho.defs.books.assets import (
     books_items,
 )
 from kn_zoho.defs.books.sensors import (
+    books_contacts_sensor,
     books_credit_notes_sensor,
     books_estimates_sensor,
     books_invoices_sensor,
@@ -46,7 +49,8 @@ retire_synced_partitions = retirement_job([
     (crm_contact_partitions, "crm_contact"), (crm_lead_partitions, "crm_lead"),
     (books_item_partitions, "books_item"), (books_invoice_partitions, "books_invoice"),
     (books_estimate_partitions, "books_estimate"),
-    (books_credit_note_partitions, "books_credit_note")])
+    (books_credit_note_partitions, "books_credit_note"),
+    (books_contact_partitions, "books_contact")])
 
 
 def _optional(name: str) -> dict[str, EnvVar]:
@@ -82,12 +86,13 @@ def build_definitions() -> Definitions:
               *queue_checks(books_items, "books_item"),
               *queue_checks(books_invoices, "books_invoice"),
               *queue_checks(books_estimates, "books_estimate"),
-              *queue_checks(books_credit_notes, "books_credit_note")]
+              *queue_checks(books_credit_notes, "books_credit_note"),
+              *queue_checks(books_contacts, "books_contact")]
     job = status_job(checks)
     return Definitions(
         assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates,
-                books_credit_notes,
-                sync_status, books_stock_adjustments, stock_pull],
+                books_credit_notes, books_contacts, sync_status, books_stock_adjustments,
+                stock_pull],
         # stock_in_step runs with every stock_sync_job run (after the pull it judges)
         asset_checks=[*checks, stock_in_step],
         jobs=[job, retire_synced_partitions, stock_sync_job],
@@ -95,8 +100,7 @@ def build_definitions() -> Definitions:
                    stock_sync_schedule],
         sensors=[crm_contacts_sensor, crm_leads_sensor, books_items_sensor,
                  books_invoices_sensor, books_estimates_sensor, books_credit_notes_sensor,
-                 dead_letter_alerts,
-                 storefront_stock_changes],
+                 books_contacts_sensor, dead_letter_alerts, storefront_stock_changes],
         resources=build_resources(),
         # One step per run: running it in the run's own process saves a second Python start
         # per run (tens of seconds on a busy machine), which retry timing would otherwise pay.

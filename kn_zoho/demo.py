@@ -13,14 +13,18 @@ import os
 import shlex
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
 from kn_zoho.cli import database_url_option
 from kn_zoho.storefront import db
+from kn_zoho.storefront.seed.edits import EditsSummary, apply_edits
 
 DEMO_CALLS_PER_MINUTE = 1200
 BAD_EMAIL = "bad.gstin@demo.knbio.in"
+# Made after the first sync, to show each kind of edit reaching Books.
+DEMO_EDITS = {"profile_edits": 6, "deactivations": 2, "rejected_quotes": 1, "expired_quotes": 1}
 
 
 def _dagster_home() -> Path:
@@ -94,6 +98,7 @@ def demo_command(database_url: str | None, users: int, orders: int, verbose: boo
     refunds = seed_refunds(engine, refunds=max(1, orders // 12),
                            cancellations=max(1, orders // 30))
     _add_bad_record(engine)
+    _quotes_valid_from_today(engine)
     click.echo(f"storefront: {db.redact_url(engine.url.render_as_string(False))}")
     click.echo(f"seeded: {json.dumps(summary.__dict__ | refunds.__dict__)} + 1 user with a "
                f"bad GSTIN ({BAD_EMAIL}), to show a failure")
@@ -118,6 +123,9 @@ def demo_command(database_url: str | None, users: int, orders: int, verbose: boo
         run_config = _run_config(verbose)
         with DagsterInstance.get() as instance:
             runs = _run_sensors_once(defs, instance, run_config)
+            # after the first sync: edits, and the sensors once more to carry them over
+            edits = apply_edits(engine, **DEMO_EDITS)
+            runs += _run_sensors_once(defs, instance, run_config)
             # the status page and the health checks, as the every-minute schedule would
             defs.resolve_job_def("zoho_status_job").execute_in_process(
                 instance=instance, run_config=run_config, raise_on_error=False)
@@ -127,18 +135,50 @@ def demo_command(database_url: str | None, users: int, orders: int, verbose: boo
         import requests
 
         stats = requests.get(f"{sandbox.base_url}/__sandbox/stats", timeout=10).json()
-        held = {kind: len(requests.get(f"{sandbox.base_url}/__sandbox/records/{kind}",
-                                       timeout=10).json())
-                for kind in ("crm_contacts", "crm_leads", "books_contacts", "books_items",
-                             "books_invoices", "books_payments", "books_estimates",
-                             "books_creditnotes")}
-        held["books_refunds"] = sum(len(note.get("refunds") or []) for note in requests.get(
-            f"{sandbox.base_url}/__sandbox/records/books_creditnotes", timeout=10).json())
+        sandbox_records = {kind: requests.get(f"{sandbox.base_url}/__sandbox/records/{kind}",
+                                              timeout=10).json()
+                           for kind in ("crm_contacts", "crm_leads", "books_contacts",
+                                        "books_items", "books_invoices", "books_payments",
+                                        "books_estimates", "books_creditnotes")}
+        held = {kind: len(records) for kind, records in sandbox_records.items()}
+        held["books_refunds"] = sum(len(note.get("refunds") or [])
+                                    for note in sandbox_records["books_creditnotes"])
     click.echo(f"zoho sandbox now holds: {json.dumps(held)}")
     click.echo(f"zoho API calls: {stats['requests_total']}, token refreshes: "
                f"{stats['token_refreshes']}")
     click.echo(f"queue: {json.dumps(queue.status_counts(engine))}")
-    _print_summary(engine, held, stats, runs, os.environ["DAGSTER_HOME"])
+    followed = edits_followed(engine, sandbox_records)
+    click.echo(f"edits after the first sync: {json.dumps(followed)}")
+    _print_summary(engine, held, stats, runs, os.environ["DAGSTER_HOME"], edits, followed)
+
+
+def edits_followed(engine: object, records: dict[str, list[dict[str, Any]]]
+                   ) -> dict[str, int]:
+    """What Books shows of the edits: contacts updated (sync log), items inactive, estimates
+    declined or expired (as the sandbox holds them)."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        updated = conn.execute(sa.text(
+            "SELECT count(DISTINCT record_key) FROM integration.zoho_sync_logs "
+            "WHERE entity = 'books_contact' AND status = 'success' "
+            "AND operation LIKE '%update%'")).scalar()
+    estimates = [e["status"] for e in records["books_estimates"]]
+    return {"books_contacts_updated": int(updated or 0),
+            "books_items_inactive": sum(i["status"] == "inactive"
+                                        for i in records["books_items"]),
+            "books_estimates_declined": estimates.count("declined"),
+            "books_estimates_expired": estimates.count("expired")}
+
+
+def _quotes_valid_from_today(engine: object) -> None:
+    """The seed's calendar is fixed, so its approved quotes' validity has long passed; the
+    demo's are valid for 30 days from today, so a rejection shows as a declined estimate."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE b2b_quotes SET valid_until = current_date + 30 "
+                             "WHERE status = 'approved' AND valid_until < current_date"))
 
 
 def _add_bad_record(engine: object) -> None:
@@ -161,7 +201,8 @@ def _never_invoiced(engine: object) -> int:
 
 
 def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object],
-                   runs: list[dict[str, object]], dagster_home: str) -> None:
+                   runs: list[dict[str, object]], dagster_home: str, edits: EditsSummary,
+                   followed: dict[str, int]) -> None:
     """What a newcomer wants to know: what Zoho got, what failed and why, where to look."""
     from kn_zoho.storefront.records import records_needing_attention
     from kn_zoho.sync.links import dagster_url, record_url
@@ -177,6 +218,14 @@ def _print_summary(engine: object, held: dict[str, int], stats: dict[str, object
              f"({stats['requests_total']} Zoho API calls)",
              f"never invoiced (refunded or cancelled in full before invoicing): "
              f"{_never_invoiced(engine)} orders",
+             f"after the first sync: {edits.profile_edits} profile edits "
+             f"({edits.gstin_changes} GSTIN, {edits.phone_changes} phone, "
+             f"{edits.billing_state_changes} billing state) -> "
+             f"{followed['books_contacts_updated']} Books contacts updated; "
+             f"{edits.deactivations} products taken off sale -> "
+             f"{followed['books_items_inactive']} items inactive; {edits.rejected_quotes} quotes "
+             f"rejected, {edits.expired_quotes} expired -> {followed['books_estimates_declined']}"
+             f" estimates declined, {followed['books_estimates_expired']} expired",
              f"Dagster runs: {ok} succeeded, {len(runs) - ok} failed"]
     if attention:
         lines.append(f"needs attention ({len(attention)}):")

@@ -31,6 +31,13 @@ def test_demo_syncs_everything_through_dagster_on_the_embedded_default(tmp_path:
                       .split(": ", 1)[1])
     queue = json.loads(next(line for line in lines if line.startswith("queue:"))
                        .split(": ", 1)[1])
+    followed = json.loads(next(line for line in lines
+                               if line.startswith("edits after the first sync"))
+                          .split(": ", 1)[1])
+    # the edits made after the first sync are in Books (issue 14): 6 profile edits of linked
+    # customers, 2 products off sale, 1 quote rejected and 1 expired
+    assert followed == {"books_contacts_updated": 6, "books_items_inactive": 2,
+                        "books_estimates_declined": 1, "books_estimates_expired": 1}
     assert held["crm_contacts"] == 30  # the 31st user has a bad GSTIN on purpose
     assert held["books_invoices"] == held["books_payments"] > 0
     assert held["books_creditnotes"] == held["books_refunds"] > 0  # one refund per credit note

@@ -1,4 +1,5 @@
-"""Storefront rows -> Zoho Books v3 payloads: items, customers, invoices, payments, estimates.
+"""Storefront rows -> Zoho Books v3 payloads: items, customers, invoices, payments (estimates:
+``books_estimates``, edits after the first sync: ``books_edits``).
 
 Tax documents are checked before they leave: the totals Zoho will compute from the line items
 (see ``gst``) must equal what the storefront charged, else the record fails with both figures.
@@ -31,6 +32,7 @@ CONTACT_NAME_MAX = 200
 COMPANY_NAME_MAX = 200
 PERSON_NAME_MAX = 100
 REFERENCE_MAX = 100
+NOTES_MAX = 5000  # Books' notes on a document
 UNIT = "pcs"
 # The payment modes Books documents for customer payments
 # (https://www.zoho.com/books/api/v3/customer-payments/); it refuses any other value.
@@ -272,56 +274,6 @@ def payment_from_order(
                 record, "payment_gateway_id", f"longer than Zoho's {REFERENCE_MAX} characters"
             )
         payload["reference_number"] = reference
-    return payload
-
-
-def estimate_from_quote(
-    quote: Row,
-    lines: Sequence[Row],
-    *,
-    customer_id: str,
-    item_ids: Mapping[str, str],
-    taxes: TaxTable,
-    seller_state: str,
-    user: Row | None = None,
-) -> dict[str, Any]:
-    """A Books estimate for an approved B2B quote.
-
-    The place of supply is the quote's shipping state, else the user's shipping or billing
-    state. The schema does not say whether quote prices include GST, so the estimate takes
-    whichever reading reproduces the quote's grand_total, and is refused if neither does.
-    """
-    record = f"quote {quote['quote_number']}"
-    # Books documents no rule for estimate numbers; the GST serial rule is the stricter one,
-    # and keeps the number valid should the estimate become an invoice.
-    v.document_number(quote.get("quote_number"), record, "quote_number")
-    v.currency(quote.get("currency"), record)
-    place = v.state(quote.get("shipping_state"), record, "shipping_state")
-    if place is None and user is not None:
-        place = v.state(user.get("shipping_state"), record, "shipping_state") or v.state(
-            user.get("billing_state"), record, "billing_state"
-        )
-    if place is None:
-        raise MappingError(record, "shipping_state", "no ship-to state on the quote or the user")
-    supply = supply_type(seller_state, place.code)
-    checked = _lines(lines, record, "b2b_quote_items")
-    grand_total = v.money(quote.get("grand_total"), record, "grand_total")
-    inclusive = t.inclusive_reading(record, [line.tax_line for line in checked], grand_total,
-                                    supply)
-    payload: dict[str, Any] = {
-        "customer_id": customer_id,
-        "reference_number": quote["quote_number"],
-        "place_of_supply": place.code,
-        "is_inclusive_tax": inclusive,
-        "discount_type": "item_level",
-        "line_items": _line_items(checked, item_ids, taxes, supply),
-    }
-    if quote.get("approved_at"):
-        payload["date"] = v.ist_date(quote["approved_at"], record, "approved_at")
-    if quote.get("valid_until"):
-        payload["expiry_date"] = v.calendar_date(quote["valid_until"], record, "valid_until")
-    if user is not None:
-        payload.update(_gst_treatment(user, record))
     return payload
 
 

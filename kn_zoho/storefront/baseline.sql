@@ -208,3 +208,9 @@ BEGIN
                              updated_at = now()
      WHERE id = p_order_id;
 END $$;
+
+-- Quotes expire (issue 14): the storefront sets status 'expired' when valid_until has passed
+-- or an admin withdraws an approved quote; the integration marks its Books estimate expired.
+ALTER TABLE public.b2b_quotes DROP CONSTRAINT IF EXISTS b2b_quotes_status_check;
+ALTER TABLE public.b2b_quotes ADD CONSTRAINT b2b_quotes_status_check
+    CHECK (status IN ('requested', 'approved', 'rejected', 'expired'));

@@ -20,6 +20,7 @@ ASSET_OF_ENTITY = {
     "books_invoice": "books_invoices",
     "books_estimate": "books_estimates",
     "books_credit_note": "books_credit_notes",
+    "books_contact": "books_contacts",
 }
 
 

@@ -8,7 +8,8 @@ from kn_zoho.cli import database_url_option
 from kn_zoho.storefront import db
 
 STATUSES = ("pending", "in_progress", "synced", "failed", "dead")
-ENTITIES = ("crm_contact", "crm_lead", "books_item", "books_invoice", "books_estimate")
+ENTITIES = ("crm_contact", "crm_lead", "books_item", "books_invoice", "books_estimate",
+            "books_contact")
 
 
 def _age(seconds: float | None) -> str:

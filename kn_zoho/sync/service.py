@@ -12,6 +12,7 @@ from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.storefront import leases, queue
 from kn_zoho.sync.books import (
     BooksCatalog,
+    ContactUpdatesFlow,
     CreditNotesFlow,
     EstimatesFlow,
     InvoicesFlow,
@@ -37,10 +38,12 @@ def crm_flows(clients: ZohoClients) -> list[Flow]:
 def books_flows(clients: ZohoClients) -> list[Flow]:
     """Items first, so invoices and estimates find them, and credit notes after the invoices
     they credit; one catalog (taxes, customers, items already in Books) serves them all, so
-    the run lists each at most once."""
+    the run lists each at most once. Contact updates last: the contacts the documents just
+    linked are then checked in the same run (no call when created from the current data)."""
     catalog = BooksCatalog(clients.books)
     return [ItemsFlow(clients.books, catalog), InvoicesFlow(clients.books, catalog),
-            EstimatesFlow(clients.books, catalog), CreditNotesFlow(clients.books, catalog)]
+            EstimatesFlow(clients.books, catalog), CreditNotesFlow(clients.books, catalog),
+            ContactUpdatesFlow(clients.books)]
 
 
 class FlowsStopped(RuntimeError):

@@ -133,6 +133,13 @@ class BooksClient:
     def get_contact(self, contact_id: str) -> dict[str, Any] | None:
         return self._get("/contacts/{id}", "contact", contact_id)
 
+    def update_contact(self, contact_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT /contacts/{id} (documented "Update a Contact",
+        https://www.zoho.com/books/api/v3/contacts/). A ``contact_persons`` list, when given,
+        is the contact's whole list: persons keep their ids by carrying ``contact_person_id``."""
+        return self.call("PUT", "/contacts/{id}", path_params={"id": contact_id},
+                         json=dict(payload))["contact"]
+
     def find_contact_by_email(self, email: str) -> dict[str, Any] | None:
         """The contact whose (primary contact person's) email is ``email``, exactly.
 
@@ -303,6 +310,20 @@ class BooksClient:
 
     def get_estimate(self, estimate_id: str) -> dict[str, Any] | None:
         return self._get("/estimates/{id}", "estimate", estimate_id)
+
+    def update_estimate(self, estimate_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT /estimates/{id} (documented "Update an Estimate",
+        https://www.zoho.com/books/api/v3/estimates/)."""
+        return self.call("PUT", "/estimates/{id}", path_params={"id": estimate_id},
+                         json=dict(payload))["estimate"]
+
+    def mark_estimate(self, estimate_id: str, status: str) -> None:
+        """POST /estimates/{id}/status/{sent|accepted|declined} (documented "Mark an estimate
+        as sent / accepted / declined"); Books has no call that marks an estimate expired."""
+        if status not in ("sent", "accepted", "declined"):
+            raise ValueError(f"Zoho Books cannot mark an estimate {status!r}")
+        self.call("POST", f"/estimates/{{id}}/status/{status}", path_params={"id": estimate_id},
+                  idempotent=True)
 
     def find_estimate_by_estimate_number(self, estimate_number: str) -> dict[str, Any] | None:
         return self._find(

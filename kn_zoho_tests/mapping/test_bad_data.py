@@ -12,11 +12,11 @@ import pytest
 from kn_zoho.mapping import validation as v
 from kn_zoho.mapping.books import (
     customer_from_user,
-    estimate_from_quote,
     invoice_from_order,
     item_from_product,
     tax_table_from_zoho,
 )
+from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.crm import contact_from_user, lead_from_inquiry, lead_from_quote
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho_tests.mapping.factories import (

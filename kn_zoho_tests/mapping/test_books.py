@@ -10,13 +10,13 @@ from kn_zoho.mapping.books import (
     TaxTable,
     customer_email,
     customer_from_user,
-    estimate_from_quote,
     expected_invoice_total,
     invoice_from_order,
     item_from_product,
     payment_from_order,
     tax_table_from_zoho,
 )
+from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho_tests.mapping.factories import (
     SELLER_STATE,
@@ -307,6 +307,7 @@ def test_estimate_from_quote() -> None:
     assert payload == {
         "customer_id": "cust-1",
         "reference_number": "Q-2026-000005",
+        "notes": "Need delivery before the kharif season.",  # the quote's notes
         "place_of_supply": "TN",
         "is_inclusive_tax": True,
         "discount_type": "item_level",

@@ -46,7 +46,7 @@ def test_items_link_existing_sku_and_send_only_real_changes(
                  )[0]["n"] == 0
     assert report.api_calls == 1 + 1 + 5 + 1  # taxes, item listing, 5 creates, 1 update
 
-    with engine.begin() as conn:  # a price change is sent; an activity toggle maps the same
+    with engine.begin() as conn:  # a price change is sent; a deactivation marks the item
         conn.execute(sa.text("UPDATE products SET price = price + 1 WHERE sku = :sku"),
                      {"sku": first["sku"]})
         conn.execute(sa.text("UPDATE products SET is_active = false WHERE sku <> :sku"),
@@ -54,8 +54,9 @@ def test_items_link_existing_sku_and_send_only_real_changes(
     again = run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
     operations = {r.record_key: r.operation for r in again.results}
     assert operations.pop(first["sku"]) == "update"
-    assert set(operations.values()) == {"unchanged"}
-    assert again.api_calls == 1  # one PUT: the tax table comes from the shared settings cache
+    assert set(operations.values()) == {"deactivate"}
+    # one PUT and 5 marks inactive: the tax table comes from the shared settings cache
+    assert again.api_calls == 1 + 5
     [updated] = [i for i in books_sandbox.records("books_items") if i["sku"] == first["sku"]]
     assert _money(updated["rate"]) == first["price"] + 1
 
@@ -70,7 +71,11 @@ def test_invoices_carry_gst_of_the_place_of_supply_and_equal_grand_totals(
                      {"home": ORGANIZATION_STATE})
     reports = run_flows(engine, books_flows(books_clients), retry_base=0)
     result = summary(engine, reports)
-    assert (result["synced"], result["failed"], result["pending"]) == (40 + 80 + 6, 0, 0)
+    customers = _rows(engine, "SELECT count(*) AS n FROM users WHERE zoho_books_id IS NOT NULL"
+                      )[0]["n"]  # each linked contact is checked once for edits: no call
+    assert (result["synced"], result["failed"], result["pending"]) == (
+        40 + 80 + 6 + customers, 0, 0)
+    assert result["by_entity"]["books_contact"]["synced"] == customers
 
     taxes = {tax["tax_id"]: tax for tax in books_clients.books.list_taxes()}
     orders = {o["order_number"]: o for o in _rows(engine, "SELECT * FROM orders")}

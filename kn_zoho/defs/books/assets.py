@@ -8,11 +8,18 @@ materialises one asset, and the catalog is meant to live for one run.
 from dagster import DynamicPartitionsDefinition
 
 from kn_zoho.defs.queue_assets import queue_asset
-from kn_zoho.sync.books import CreditNotesFlow, EstimatesFlow, InvoicesFlow, ItemsFlow
+from kn_zoho.sync.books import (
+    ContactUpdatesFlow,
+    CreditNotesFlow,
+    EstimatesFlow,
+    InvoicesFlow,
+    ItemsFlow,
+)
 
 books_item_partitions = DynamicPartitionsDefinition(name="books_items")
 books_invoice_partitions = DynamicPartitionsDefinition(name="books_invoices")
 books_estimate_partitions = DynamicPartitionsDefinition(name="books_estimates")
+books_contact_partitions = DynamicPartitionsDefinition(name="books_contacts")
 
 books_items = queue_asset(
     name="books_items",
@@ -21,7 +28,8 @@ books_items = queue_asset(
     flow=lambda clients: ItemsFlow(clients.books),
     resource_key="zoho_books",
     product="books",
-    description="Storefront products as Zoho Books inventory items (partition = SKU).",
+    description="Storefront products as Zoho Books inventory items (partition = SKU); a "
+    "deactivated product's item is marked inactive, a re-activated one's active.",
 )
 
 books_invoices = queue_asset(
@@ -43,7 +51,20 @@ books_estimates = queue_asset(
     resource_key="zoho_books",
     product="books",
     description="Approved B2B quotes as Zoho Books estimates numbered with the quote number "
-    "(partition = quote number).",
+    "(partition = quote number). A quote rejected or expired later marks its estimate "
+    "declined or expired; an approved quote edited before acceptance updates it.",
+)
+
+books_contacts = queue_asset(
+    name="books_contacts",
+    entity="books_contact",
+    partitions_def=books_contact_partitions,
+    flow=lambda clients: ContactUpdatesFlow(clients.books),
+    resource_key="zoho_books",
+    product="books",
+    description="Profile edits of users already linked to a Zoho Books contact: name, "
+    "company, GSTIN and GST treatment, place of contact, primary person's email and phone "
+    "(partition = user id). GSTIN changes apply to documents made after them.",
 )
 
 

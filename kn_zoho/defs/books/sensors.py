@@ -1,6 +1,8 @@
 """Books sensors: react to new and due records in the queue."""
 
 from kn_zoho.defs.books.assets import (
+    books_contact_partitions,
+    books_contacts,
     books_credit_note_partitions,
     books_credit_notes,
     books_estimate_partitions,
@@ -22,3 +24,5 @@ books_credit_notes_sensor = queue_sensor(asset_def=books_credit_notes,
                                          entity="books_credit_note",
                                          partitions_def=books_credit_note_partitions,
                                          product="books")
+books_contacts_sensor = queue_sensor(asset_def=books_contacts, entity="books_contact",
+                                     partitions_def=books_contact_partitions, product="books")

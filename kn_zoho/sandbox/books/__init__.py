@@ -7,6 +7,7 @@ from starlette.routing import Route
 
 from kn_zoho.sandbox.books.contacts import contact_routes
 from kn_zoho.sandbox.books.credit_notes import credit_note_routes
+from kn_zoho.sandbox.books.estimates import estimate_routes
 from kn_zoho.sandbox.books.inventory import inventory_routes
 from kn_zoho.sandbox.books.payments import payment_routes
 from kn_zoho.sandbox.books.sales import sales_routes
@@ -15,4 +16,4 @@ from kn_zoho.sandbox.books.taxes import tax_routes
 
 def books_routes() -> list[Route]:
     return [*contact_routes(), *inventory_routes(), *tax_routes(), *sales_routes(),
-            *payment_routes(), *credit_note_routes()]
+            *estimate_routes(), *payment_routes(), *credit_note_routes()]

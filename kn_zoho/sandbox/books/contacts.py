@@ -1,4 +1,4 @@
-"""Books contacts (customers) with India GST details: create, get, list.
+"""Books contacts (customers) with India GST details: create, update, get, list.
 
 Books keeps contact names unique in an organization, so a second customer with the same
 display name is refused; a business registered for GST must give a valid GSTIN, whose state
@@ -27,13 +27,17 @@ from kn_zoho.mapping.states import BY_CODE, BY_GST_NUMBER
 from kn_zoho.sandbox.books.common import (
     SERVICE,
     books_error,
+    copy,
     create_endpoint,
     find_by,
     get_endpoint,
     invalid,
     list_reply,
     missing,
+    not_found,
     optional_text,
+    read_payload,
+    reply,
     required_text,
 )
 from kn_zoho.sandbox.emails import looks_like_email
@@ -155,6 +159,74 @@ def _contact_persons(state: SandboxState, raw: Any) -> list[dict[str, Any]]:
     return persons
 
 
+def update_contact(state: SandboxState, contact: dict[str, Any], payload: dict[str, Any]
+                   ) -> None:
+    """``PUT /contacts/{id}`` ("Update a Contact", https://www.zoho.com/books/api/v3/contacts/):
+    the given fields change, the same rules as a create apply (unique name, a GSTIN for a
+    registered treatment, a valid place). Call with the state lock held.
+
+    Not documented, so the stricter readings: a ``contact_persons`` list replaces the whole
+    list (a person keeps its id only by carrying its ``contact_person_id``; an id the contact
+    does not have is refused); a treatment without a GSTIN drops the stored GSTIN. Documents
+    already made keep the GSTIN and place they were created with (they hold their own copy).
+    """
+    contacts = state.collection("books", "contacts")
+    changes: dict[str, Any] = {}
+    if "contact_name" in payload:
+        name = required_text(payload, "contact_name", 200)
+        other = find_by(contacts.values(), "contact_name", name)
+        if other is not None and other["contact_id"] != contact["contact_id"]:
+            raise books_error(400, 3062, f'The customer "{name}" already exists. Please '
+                                         "specify a different name.")
+        changes["contact_name"] = name
+    if "company_name" in payload:
+        changes["company_name"] = optional_text(payload, "company_name", 200)
+    if "customer_sub_type" in payload:
+        if payload["customer_sub_type"] not in ("business", "individual"):
+            raise invalid("customer_sub_type")
+        changes["customer_sub_type"] = payload["customer_sub_type"]
+    if "gst_treatment" in payload or "gst_no" in payload:
+        treatment = payload.get("gst_treatment") or contact.get("gst_treatment") or ""
+        keeps_gstin = treatment in REGISTERED_TREATMENTS and "gst_no" not in payload
+        changes.update(gst_details({**payload, "gst_treatment": treatment},
+                                   {"gst_no": contact.get("gst_no")} if keeps_gstin else {}))
+    if "place_of_contact" in payload:
+        changes["place_of_contact"] = state_code(payload["place_of_contact"],
+                                                 "place_of_contact",
+                                                 contact.get("place_of_contact", ""))
+    if "contact_persons" in payload:
+        persons = _replaced_persons(state, contact, payload["contact_persons"])
+        primary = next((p for p in persons if p["is_primary_contact"]), {})
+        changes.update(contact_persons=persons, **{
+            field: primary.get(field, "") for field in ("first_name", "last_name", "email",
+                                                        "phone", "mobile")})
+    contact.update(changes, last_modified_time=state.books_timestamp())
+
+
+def _replaced_persons(state: SandboxState, contact: dict[str, Any], raw: Any
+                      ) -> list[dict[str, Any]]:
+    """The new person list; persons named by id keep it."""
+    persons = _contact_persons(state, raw)
+    known = {p["contact_person_id"] for p in contact.get("contact_persons") or []}
+    for index, (person, given) in enumerate(zip(persons, raw, strict=True)):
+        if given.get("contact_person_id") is not None:
+            if str(given["contact_person_id"]) not in known:
+                raise invalid(f"contact_persons[{index}].contact_person_id")
+            person["contact_person_id"] = str(given["contact_person_id"])
+    return persons
+
+
+async def put_contact(request: Request, state: SandboxState) -> Response:
+    payload = await read_payload(request)
+    with state.lock:
+        contact = state.collection("books", "contacts").get(request.path_params["contact_id"])
+        if contact is None:
+            raise not_found("Contact")
+        update_contact(state, contact, payload)
+        state.save()
+        return reply("Contact information has been saved.", "contact", copy(contact))
+
+
 async def list_contacts(request: Request, state: SandboxState) -> Response:
     with state.lock:
         records = list(state.collection("books", "contacts").values())
@@ -169,6 +241,8 @@ def contact_routes() -> list[Route]:
         Route("/books/v3/contacts", zoho_endpoint(SERVICE, create_endpoint(
             new_contact, "The contact has been added.", "contact")), methods=["POST"]),
         Route("/books/v3/contacts", zoho_endpoint(SERVICE, list_contacts), methods=["GET"]),
+        Route("/books/v3/contacts/{contact_id}", zoho_endpoint(SERVICE, put_contact),
+              methods=["PUT"]),
         Route("/books/v3/contacts/{contact_id}", zoho_endpoint(SERVICE, get_endpoint(
             "contacts", "contact_id", "Contact", "contact")),
               methods=["GET"]),

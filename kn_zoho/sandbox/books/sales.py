@@ -85,6 +85,19 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
                     *, manual_number: bool, duplicate_code: int = 1001) -> dict[str, Any]:
     """Validate, number, store and (for invoices) apply a document; hold the state lock.
     ``duplicate_code``: Books' error code for a number already used (credit notes: 12018)."""
+    document = build_document(state, kind, payload)
+    documents = state.collection("books", kind.collection)
+    number = _number(state, kind, payload, documents, manual_number, duplicate_code)
+    now = state.books_timestamp()
+    document = {kind.id_field: state.new_id("books"), kind.number_field: number,
+                "status": "draft", **document, "created_time": now, "last_modified_time": now}
+    documents[document[kind.id_field]] = document
+    return document
+
+
+def build_document(state: SandboxState, kind: DocumentKind, payload: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """A document's validated content (no id, number or status): for a create or an update."""
     customer_id = str(required_value(payload, "customer_id"))
     customer = state.collection("books", "contacts").get(customer_id)
     if customer is None:
@@ -110,13 +123,7 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
     # location_id: the location whose stock the document moves (Books invoice attribute,
     # https://www.zoho.com/books/api/v3/invoices/); checked and defaulted in locations.py.
     location = resolve_location(state, payload.get("location_id"))
-    documents = state.collection("books", kind.collection)
-    number = _number(state, kind, payload, documents, manual_number, duplicate_code)
-    now = state.books_timestamp()
     document = {
-        kind.id_field: state.new_id("books"),
-        kind.number_field: number,
-        "status": "draft",
         "date": issued_on,
         "customer_id": customer["contact_id"],
         "customer_name": customer["contact_name"],
@@ -145,12 +152,16 @@ def create_document(state: SandboxState, kind: DocumentKind, payload: dict[str, 
             "location_name": locations(state)[location]["location_name"]} if location else {}),
         "currency_code": "INR",
         "notes": notes,
-        "created_time": now,
-        "last_modified_time": now,
     }
     if kind.is_invoice:
         document.update(due_date=due_on, balance=money(totals.total), payment_made=0.0)
-    documents[document[kind.id_field]] = document
+    elif payload.get("expiry_date"):
+        # An estimate's expiry_date ("Create an Estimate", https://www.zoho.com/books/api/v3/
+        # estimates/); one before the estimate's date is refused (undocumented: the stricter).
+        expiry = iso_date(payload.get("expiry_date"), "expiry_date", issued_on)
+        if expiry < issued_on:
+            raise invalid("expiry_date")
+        document["expiry_date"] = expiry
     return document
 
 
@@ -285,7 +296,7 @@ def _manual_number(request: Request) -> bool:
     return request.query_params.get("ignore_auto_number_generation", "").lower() == "true"
 
 
-def _document(state: SandboxState, kind: DocumentKind, document_id: str) -> dict[str, Any]:
+def document_of(state: SandboxState, kind: DocumentKind, document_id: str) -> dict[str, Any]:
     document = state.collection("books", kind.collection).get(document_id)
     if document is None:
         raise not_found(kind.label)
@@ -303,10 +314,23 @@ def _create_endpoint(kind: DocumentKind) -> Handler:
     return create
 
 
+def expire_due(state: SandboxState, kind: DocumentKind) -> None:
+    """Books has no call that marks an estimate expired: a sent estimate whose expiry_date
+    has passed shows as expired (Books' estimate statuses include ``expired``,
+    https://www.zoho.com/books/api/v3/estimates/). Applied whenever estimates are read."""
+    if kind.is_invoice:
+        return
+    today = state.today()
+    for estimate in state.collection("books", kind.collection).values():
+        if estimate["status"] == "sent" and estimate.get("expiry_date", today) < today:
+            estimate["status"] = "expired"
+
+
 def _get_endpoint(kind: DocumentKind) -> Handler:
     async def get(request: Request, state: SandboxState) -> Response:
         with state.lock:
-            document = _document(state, kind, request.path_params["document_id"])
+            expire_due(state, kind)
+            document = document_of(state, kind, request.path_params["document_id"])
             return reply("success", kind.resource, copy(document))
     return get
 
@@ -314,6 +338,7 @@ def _get_endpoint(kind: DocumentKind) -> Handler:
 def _list_endpoint(kind: DocumentKind) -> Handler:
     async def list_documents(request: Request, state: SandboxState) -> Response:
         with state.lock:
+            expire_due(state, kind)
             records = list(state.collection("books", kind.collection).values())
             return list_reply(
                 request, records, kind.collection, f"{kind.label}s",
@@ -330,7 +355,7 @@ async def mark_invoice_sent(request: Request, state: SandboxState) -> Response:
     Books answers there is undocumented; the sync only sends drafts).
     """
     with state.lock:
-        invoice = _document(state, INVOICE, request.path_params["document_id"])
+        invoice = document_of(state, INVOICE, request.path_params["document_id"])
         if invoice["status"] == "void":
             raise books_error(400, 2, "A void invoice cannot be marked as sent.")
         send_invoice(state, invoice)
@@ -345,7 +370,7 @@ async def void_invoice(request: Request, state: SandboxState) -> Response:
     choice (in Books the payment would otherwise be left applied to a void invoice).
     """
     with state.lock:
-        invoice = _document(state, INVOICE, request.path_params["document_id"])
+        invoice = document_of(state, INVOICE, request.path_params["document_id"])
         if Decimal(str(invoice.get("payment_made", 0))) > 0:
             raise books_error(400, 2, "Invoices with payments recorded cannot be voided. "
                                       "Delete the payments first.")

@@ -1,5 +1,8 @@
 """Storefront products, paid orders and approved quotes -> Zoho Books items, invoices with
-their customer payments, and estimates; Books customers are created on the way.
+their customer payments, and estimates; Books customers are created on the way. After the
+first sync, edits follow: profile edits update the contact (``contacts``), a product's
+activity its item's status (``items``), a quote's edits, rejection or expiry its estimate
+(``estimates``).
 
 Exactly once without idempotency keys
     Every Books document carries a number Zoho keeps unique per organization, and we choose it:
@@ -46,8 +49,9 @@ from kn_zoho.sync.books.common import (
     payment_mode,
     refused_for_good,
 )
+from kn_zoho.sync.books.contacts import ContactUpdatesFlow
 from kn_zoho.sync.books.credit_notes import CreditNotesFlow
-from kn_zoho.sync.books.documents import EstimatesFlow
+from kn_zoho.sync.books.estimates import EstimatesFlow
 from kn_zoho.sync.books.invoices import InvoicesFlow
 from kn_zoho.sync.books.items import ItemsFlow
 
@@ -55,6 +59,7 @@ __all__ = [
     "ORGANIZATION_STATE_ENV",
     "PAYMENT_MODE_ENV",
     "BooksCatalog",
+    "ContactUpdatesFlow",
     "CreditNotesFlow",
     "EstimatesFlow",
     "InvoicesFlow",

@@ -1,4 +1,4 @@
-"""What the invoice and estimate flows share, and approved B2B quotes -> Books estimates."""
+"""What the invoice and estimate flows share: loading, customers and items, find-or-create."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kn_zoho.mapping.books import TaxTable, estimate_from_quote
+from kn_zoho.mapping.books import TaxTable
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
@@ -21,13 +21,13 @@ from kn_zoho.sync.books.common import (
     _rows,
     _settle,
     _setup_failure,
-    _write_back,
     books_api_calls,
     create_or_adopt,
-    document_metadata,
     organization_state,
     refused_for_good,
 )
+from kn_zoho.sync.books.contacts import link_customer
+from kn_zoho.sync.books.items import activate_for_document
 from kn_zoho.sync.twins import check_sku, key_owners, shared_ignoring_case
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
@@ -93,7 +93,7 @@ class _DocumentFlow:
         if not customer_id:
             shared = str(user.get("email") or "").strip().lower() in self._shared_emails
             customer_id, how = self.catalog.customer(user, exact_email=shared)
-            _link(engine, "users", user, customer_id)
+            link_customer(engine, user, customer_id, how)
             progress.steps.append(f"customer:{how}")
         item_ids: dict[str, str] = {}
         for line in lines:
@@ -103,6 +103,9 @@ class _DocumentFlow:
                 item_id, how = self.catalog.item(product)
                 _link(engine, "products", product, item_id)
                 progress.steps.append(f"item:{how}")
+            elif product.get("is_active") is False and activate_for_document(
+                    engine, self.books, product, item_id):
+                progress.steps.append("item:reactivate")
             item_ids[line["sku"]] = item_id
         return customer_id, item_ids
 
@@ -231,41 +234,3 @@ def _load_documents(engine: sa.Engine, claims: Sequence[Claim], table: str, line
             conn, "SELECT * FROM public.products WHERE id = ANY(:ids)",
             sorted({line["product_id"] for group in lines.values() for line in group}, key=str))}
     return documents, lines, users, products
-
-
-# --- estimates -------------------------------------------------------------------------------
-
-
-class EstimatesFlow(_DocumentFlow):
-    """Approved B2B quotes -> Books estimates numbered with the quote number (exactly once
-    the same way as invoices)."""
-
-    entity = "books_estimate"
-    label, table, line_table, line_key = "quote", "b2b_quotes", "b2b_quote_items", "quote_id"
-    number_column = "quote_number"
-
-    def _payload(self, quote: Row, lines: Sequence[Row], user: Row, customer_id: str,
-                 item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
-        payload = estimate_from_quote(quote, lines, customer_id=customer_id, item_ids=item_ids,
-                                      taxes=taxes, seller_state=self.seller_state, user=user)
-        return {**payload, "estimate_number": quote["quote_number"]}
-
-    def _sync(self, engine: sa.Engine, claim: Claim, quote: Row, lines: Sequence[Row],
-              user: Row, products: Mapping[Any, Row], taxes: TaxTable,
-              progress: _Progress) -> Outcome:
-        number = quote["quote_number"]
-        if quote.get("status") != "approved":
-            raise Refused("NOT_APPROVED", f"field 'status': is {quote.get('status')!r}, only "
-                          "approved quotes become estimates")
-        self._payload(quote, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
-        estimate = self._find_or_create(
-            engine, claim, quote, lines, user, products, taxes, progress, kind="estimate",
-            get=self.books.get_estimate,
-            find_by_number=self.books.find_estimate_by_estimate_number,
-            create=self.books.create_estimate)
-        self._check_total(estimate, "estimate", number, _amount(quote["grand_total"]))
-        progress.metadata.update(document_metadata(estimate))
-        return progress.success()
-
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        _write_back(conn, "b2b_quotes", claim, outcome)

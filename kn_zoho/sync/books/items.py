@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from kn_zoho.mapping.books import TaxTable, item_from_product
+from kn_zoho.mapping.books_edits import item_digest, item_digest_parts
 from kn_zoho.mapping.crm import payload_hash
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
@@ -30,7 +32,10 @@ class ItemsFlow:
     """Storefront products -> Books items (inventory goods with HSN and GST preferences).
 
     A product on sale needs an active item: one found inactive (someone marked it so in
-    Books) is marked active again (``POST /items/{id}/active``).
+    Books) is marked active again (``POST /items/{id}/active``). A product taken off sale
+    (``is_active`` false) has its item marked inactive (``POST /items/{id}/inactive``,
+    https://www.zoho.com/books/api/v3/items/ "Mark as inactive"), and active again when it
+    is back on sale.
 
     An item with the product's SKU already in Books is linked, not duplicated, and brought in
     line with the storefront (PUT). A product change is sent again only when the mapped
@@ -78,31 +83,19 @@ class ItemsFlow:
             return progress.success()
         check_sku(product, owners)  # Books would take a case twin's SKU as the same item
         payload = item_from_product(product, taxes)
-        digest = payload_hash(payload)
+        content = payload_hash(payload)
         item_id = claim.zoho_id or product.get("zoho_books_id")
         if not item_id and product.get("is_active") is False:
-            # not for sale: no Books item until it is sold (an order creates it) or activated.
-            # An item that exists stays active: Books refuses an inactive item on an invoice,
-            # and an order placed before the product was withdrawn must still be invoiced.
+            # not for sale: no Books item until it is sold (an order creates it) or activated
             progress.steps.append("inactive:not-created")
             return progress.success()
-        if item_id and not force and digest == claim.payload_hash:
-            progress.zoho_id = item_id
-            progress.steps.append("unchanged")
-            return progress.success(digest)
         if item_id:
             try:
-                updated = self.books.update_item(item_id, payload)
+                return self._update(engine, claim, product, item_id, payload, content, force,
+                                    progress)
             except ZohoNotFoundError:  # deleted in Books: create it again below
                 self.catalog.forget_item(product["sku"])
-            else:
-                progress.zoho_id = item_id
-                progress.steps.append("update")
-                if updated.get("status") == "inactive":
-                    # marked inactive in Books: invoices could not use it, so activate it
-                    self.books.mark_item_active(item_id)
-                    progress.steps.append("reactivate")
-                return progress.success(digest)
+                progress.steps.clear()
         item_id, how = self.catalog.item(product, payload)
         progress.steps.append(how)
         if how != "create":
@@ -111,7 +104,50 @@ class ItemsFlow:
         if how != "create":  # it existed already: make it match the storefront
             self.books.update_item(item_id, payload)
             progress.steps.append("update")
-        return progress.success(digest)
+        if product.get("is_active") is False:  # found or re-created for a withdrawn product
+            return self._deactivate(engine, product, item_id, content, progress)
+        return progress.success(item_digest(content, inactive=False))
+
+    def _update(self, engine: sa.Engine, claim: Claim, product: Row, item_id: str,
+                payload: Row, content: str, force: bool, progress: _Progress) -> Outcome:
+        """A linked item: PUT what changed, then bring its status in line with is_active.
+
+        The stored digest says what Books has (payload hash, ``:inactive`` when marked so), so
+        a deactivation costs one call and is not undone by a later price edit (a PUT leaves
+        the status alone), nor a price edit by a later deactivation."""
+        progress.zoho_id = item_id
+        sent, books_inactive = item_digest_parts(claim.payload_hash)
+        if force or content != sent:
+            updated = self.books.update_item(item_id, payload)
+            progress.steps.append("update")
+            books_inactive = updated.get("status") == "inactive"
+        want_inactive = product.get("is_active") is False
+        if want_inactive and not books_inactive:
+            return self._deactivate(engine, product, item_id, content, progress)
+        if books_inactive and not want_inactive:
+            # on sale but inactive in Books (ours, or someone marked it so there): invoices
+            # could not use it, so activate it
+            self.books.mark_item_active(item_id)
+            progress.steps.append("reactivate")
+        if not progress.steps:
+            progress.steps.append("unchanged")
+        progress.metadata["books_status"] = "inactive" if want_inactive else "active"
+        return progress.success(item_digest(content, inactive=want_inactive))
+
+    def _deactivate(self, engine: sa.Engine, product: Row, item_id: str, content: str,
+                    progress: _Progress) -> Outcome:
+        """``POST /items/{id}/inactive`` for a withdrawn product, unless a document that is
+        still to reach Books has a line of it (Books refuses an inactive item on a new
+        transaction): then it waits, and that document's sync brings it back (migration
+        20261121001100)."""
+        if _documents_waiting_for(engine, product["id"]):
+            progress.steps.append("inactive:deferred")
+            progress.metadata["books_status"] = "active until its documents are in Books"
+            return progress.success(item_digest(content, inactive=False))
+        self.books.mark_item_inactive(item_id)
+        progress.steps.append("deactivate")
+        progress.metadata["books_status"] = "inactive"
+        return progress.success(item_digest(content, inactive=True))
 
     def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
         _write_back(conn, "products", claim, outcome)
@@ -129,3 +165,43 @@ def _refuse_item_of_another(engine: sa.Engine, product: Row, item_id: str) -> No
             f"Zoho Books item {item_id} with this SKU belongs to product {other.sku} "
             f"({other.id})",
             f"Give product {product['id']} a SKU of its own; saving it syncs it again")
+
+
+def _documents_waiting_for(engine: sa.Engine, product_id: Any) -> bool:
+    """Whether an invoice or estimate with a line of this product is queued and not yet in
+    Books (pending or being synced)."""
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.text("""
+            SELECT EXISTS (
+                SELECT 1 FROM integration.zoho_sync_queue q
+                  JOIN public.order_items i ON i.order_id = q.record_id
+                 WHERE q.entity = 'books_invoice' AND q.status IN ('pending', 'in_progress')
+                   AND i.product_id = :id
+                UNION ALL
+                SELECT 1 FROM integration.zoho_sync_queue q
+                  JOIN public.b2b_quote_items i ON i.quote_id = q.record_id
+                 WHERE q.entity = 'books_estimate' AND q.status IN ('pending', 'in_progress')
+                   AND i.product_id = :id)"""), {"id": product_id}).scalar())
+
+
+def activate_for_document(engine: sa.Engine, books: BooksClient, product: Row, item_id: str
+                          ) -> bool:
+    """Before a document uses the item of a product taken off sale (an order placed before,
+    paid after): mark the item active if we marked it inactive, since Books refuses an
+    inactive item on a new transaction. The item is queued again, so once the document is in
+    Books it is marked inactive again (migration 20261121001100). True if a call was made."""
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text(
+            "SELECT payload_hash FROM integration.zoho_sync_queue "
+            "WHERE entity = 'books_item' AND record_key = :sku"), {"sku": product["sku"]}
+        ).scalar()
+    if not item_digest_parts(stored)[1]:
+        return False
+    books.mark_item_active(item_id)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE integration.zoho_sync_queue SET payload_hash = split_part(payload_hash, "
+            "':', 1) WHERE entity = 'books_item' AND record_key = :sku"), {"sku": product["sku"]})
+        conn.execute(sa.text("SELECT integration.enqueue_sync('books_item', :sku, 'products', "
+                             ":id)"), {"sku": product["sku"], "id": product["id"]})
+    return True

@@ -1,0 +1,151 @@
+"""Storefront profile edits -> the user's Books contact (after the first invoice linked it).
+
+The invoice and estimate flows find or create a user's Books contact once; a later edit of the
+user's name, company, GSTIN, customer type, billing/shipping state, email or phone reaches Books
+here (``PUT /contacts/{id}``, https://www.zoho.com/books/api/v3/contacts/ "Update a Contact").
+
+GSTIN changes apply to documents made after them: Books keeps each invoice's own ``gst_no`` and
+``place_of_supply``, and the invoice flow sends the user's current ones with every new invoice
+anyway, so an order invoiced while its user's contact update still waits carries the new
+details, and the invoices made before keep theirs.
+
+Calls: none when the mapped contact did not change (hash of the last update, or of what the
+contact was created from); one PUT when only the contact's own fields changed; a GET and a PUT
+when the primary person's name, email or phone changed (a person is updated by its
+``contact_person_id``, which only the contact's details give). A lost reply is harmless: the
+PUT carries the whole state, so a retry sends the same again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from kn_zoho.mapping.books_edits import ContactUpdate, contact_update_from_user, split_digest
+from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.sync.books.common import (
+    Refused,
+    Row,
+    _missing,
+    _Progress,
+    _rows,
+    _settle,
+    books_api_calls,
+    refused_for_good,
+)
+from kn_zoho.zoho.books import BooksClient
+from kn_zoho.zoho.errors import ZohoError
+
+_PERSON_KEEP = ("contact_person_id", "salutation", "first_name", "last_name", "email", "phone",
+                "mobile", "is_primary_contact")
+
+
+class ContactUpdatesFlow:
+    """Users already linked to a Books contact -> that contact, when what maps to it changed."""
+
+    entity = "books_contact"
+    records_per_attempt = 1  # calls per record: record each outcome as soon as it is known
+
+    def __init__(self, books: BooksClient) -> None:
+        self.books = books
+
+    def api_calls(self) -> int:
+        return books_api_calls(self.books)
+
+    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
+                ) -> dict[str, Outcome]:
+        with engine.connect() as conn:
+            users = {row["id"]: row for row in _rows(
+                conn, "SELECT * FROM public.users WHERE id = ANY(:ids)",
+                [claim.record_id for claim in claims])}
+        outcomes: dict[str, Outcome] = {}
+        for claim in claims:
+            user = users.get(claim.record_id)
+            if user is None:
+                outcomes[claim.record_key] = _missing(claim, "user")
+                continue
+            outcomes[claim.record_key] = _settle(
+                f"user {claim.record_key}",
+                lambda progress, claim=claim, user=user: self._sync(claim, user, force,
+                                                                    progress))
+        return outcomes
+
+    def _sync(self, claim: Claim, user: Row, force: bool, progress: _Progress) -> Outcome:
+        contact_id = user.get("zoho_books_id")
+        if not contact_id:
+            # unlinked again (or never linked): the next document creates it from today's data
+            progress.steps.append("not-linked")
+            return progress.success()
+        progress.zoho_id = str(contact_id)
+        update = contact_update_from_user(user)
+        digest = update.digest
+        if not force and digest == claim.payload_hash:
+            progress.steps.append("unchanged")
+            return progress.success(digest)
+        body: dict[str, Any] = dict(update.contact)
+        if force or split_digest(claim.payload_hash)[1] != split_digest(digest)[1]:
+            body["contact_persons"] = self._persons(str(contact_id), update)
+            progress.steps.append("read")
+        self._put(str(contact_id), body, user)
+        progress.steps.append("update")
+        progress.metadata.update({key: str(body.get(key) or "") for key in (
+            "gst_treatment", "gst_no", "place_of_contact")})
+        return progress.success(digest)
+
+    def _persons(self, contact_id: str, update: ContactUpdate) -> list[dict[str, Any]]:
+        """The contact's persons as Books has them, the primary one replaced by the user's:
+        a PUT's list replaces the whole list, so persons someone added in Books stay."""
+        contact = self.books.get_contact(contact_id)
+        if contact is None:
+            raise Refused("NOT_FOUND", (
+                f"field 'zoho_books_id': Zoho Books has no contact {contact_id} (deleted "
+                "there?). Clear users.zoho_books_id for this user; the next invoice links or "
+                "creates the contact again"))
+        persons = [{key: person[key] for key in _PERSON_KEEP if person.get(key) not in (None, "")}
+                   for person in contact.get("contact_persons") or []]
+        primary = next((p for p in persons if p.get("is_primary_contact")), None)
+        mine = {**update.person, "is_primary_contact": True}
+        if primary is None:
+            return [mine, *persons]
+        primary.update(mine)
+        return persons
+
+    def _put(self, contact_id: str, body: Mapping[str, Any], user: Row) -> None:
+        """PUT the contact; Books keeps names unique, so a name another contact holds is sent
+        again with the email added (as the contact was created, see ``BooksCatalog``)."""
+        try:
+            self.books.update_contact(contact_id, body)
+        except ZohoError as error:
+            if not refused_for_good(error):
+                raise
+            email = str(user.get("email") or "").strip()
+            named = f"{body['contact_name']} ({email})"[:200]
+            if body["contact_name"] == named:
+                raise
+            # Books' code for a taken name is undocumented: bad data is refused again, with
+            # its own message
+            self.books.update_contact(contact_id, {**body, "contact_name": named})
+
+    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+        """Nothing to store on the user: the contact id is already there."""
+
+
+def link_customer(engine: sa.Engine, user: Row, customer_id: str, how: str) -> None:
+    """Store the user's Books contact id and, when we just created that contact from this very
+    row, the hash of what it holds, in one transaction: the contact update the link enqueues
+    then costs no call unless the user changed in between. A contact found in Books (``link``,
+    ``adopt``) holds whatever it holds, so its first update brings it in line."""
+    digest = contact_update_from_user(user).digest if how == "create" else None
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE public.users SET zoho_books_id = :zid "
+            "WHERE id = :id AND zoho_books_id IS DISTINCT FROM :zid"),
+            {"zid": customer_id, "id": user["id"]})
+        if digest is not None:
+            conn.execute(sa.text(
+                "UPDATE integration.zoho_sync_queue SET payload_hash = :digest "
+                "WHERE entity = 'books_contact' AND record_key = :key"),
+                {"digest": digest, "key": str(user["id"])})
+    user["zoho_books_id"] = customer_id

@@ -1,11 +1,13 @@
 """Claim cost per batch of 100 with 1,000 and with 100,000 due rows, side by side.
 
-A fresh migrated database; for each size the queue gets that many due `crm_contact` rows,
-inserted with generate_series in one transaction as a backfill (or a bulk import of users)
-would, so every row has the same `next_attempt_at`. Then `queue.claim` takes batches of 100
-the two ways runs take them: `due` (a `kn-zoho sync` pass: the next due rows, no keys) and
-`named` (a Dagster run: its 100 partition keys). Each claimed batch is marked synced, as a run
-would, before the next claim. Prints per-batch median and p95 (ms) for both sizes and the
+Two fresh migrated databases on the same server, one per size; each queue gets that many due
+`crm_contact` rows, inserted with generate_series in one transaction as a backfill (or a
+bulk import of users) would, so every row has the same `next_attempt_at`, and no statistics
+yet. Then `queue.claim` takes batches of 100 the two ways runs take them, alternating
+between the two databases batch by batch (so a load spike on a shared machine hits both
+sizes alike): `due` (a `kn-zoho sync` pass: the next due rows, no keys) and `named` (a
+Dagster run: its 100 partition keys). Each claimed batch is put back at the end of the queue,
+so the backlog keeps its size. Prints per-batch median and p95 (ms) for both sizes and the
 ratio 100k / 1k of the medians (target: at most 1.5), and with --explain the plan of one
 `due` claim at the larger size.
 
@@ -41,36 +43,34 @@ def _fill(engine: sa.Engine, rows: int) -> None:
             {"entity": ENTITY, "rows": rows})
 
 
-def _finish(engine: sa.Engine, claims: list[queue.Claim]) -> None:
+def _put_back(engine: sa.Engine, claims: list[queue.Claim]) -> None:
+    """Claimed rows due again just after the rest (the backlog keeps its size)."""
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "UPDATE integration.zoho_sync_queue SET status = 'synced', claimed_by = NULL, "
-            "claimed_until = NULL WHERE entity = :entity AND record_key = ANY(:keys)"),
+            "UPDATE integration.zoho_sync_queue SET status = 'pending', claimed_by = NULL,"
+            " claimed_until = NULL, attempts = 0,"
+            " next_attempt_at = next_attempt_at + interval '1 microsecond'"
+            " WHERE entity = :entity AND record_key = ANY(:keys)"),
             {"entity": ENTITY, "keys": [c.record_key for c in claims]})
 
 
-def _keys(engine: sa.Engine, batches: int) -> list[list[str]]:
-    """Batches of partition keys as a Dagster run would name them (random due records)."""
+def _random_keys(engine: sa.Engine) -> list[str]:
+    """A batch of partition keys as a Dagster run would name them (random due records)."""
     with engine.connect() as conn:
-        keys = list(conn.execute(sa.text(
+        return list(conn.execute(sa.text(
             "SELECT record_key FROM integration.zoho_sync_queue WHERE status = 'pending' "
-            "ORDER BY random() LIMIT :n"), {"n": batches * BATCH}).scalars())
-    return [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
+            "ORDER BY random() LIMIT :n"), {"n": BATCH}).scalars())
 
 
-def _time_claims(engine: sa.Engine, batches: int, *, named: bool) -> list[float]:
-    pass_start = datetime.now(UTC)
-    worker = f"bench-{'named' if named else 'due'}"
-    key_batches = _keys(engine, batches) if named else [None] * batches
-    seconds = []
-    for keys in key_batches:
-        started = time.perf_counter()
-        claims = queue.claim(engine, ENTITY, worker=worker, limit=BATCH, keys=keys,
-                             due_before=pass_start, reclaim_own=True)
-        seconds.append(time.perf_counter() - started)
-        if len(claims) != BATCH:
-            raise RuntimeError(f"claimed {len(claims)} rows, expected {BATCH}")
-        _finish(engine, claims)
+def _timed_claim(engine: sa.Engine, pass_start: datetime, *, named: bool) -> float:
+    keys = _random_keys(engine) if named else None
+    started = time.perf_counter()
+    claims = queue.claim(engine, ENTITY, worker="bench", limit=BATCH, keys=keys,
+                         due_before=pass_start, reclaim_own=True)
+    seconds = time.perf_counter() - started
+    if len(claims) != BATCH:
+        raise RuntimeError(f"claimed {len(claims)} rows, expected {BATCH}")
+    _put_back(engine, claims)
     return seconds
 
 
@@ -91,26 +91,34 @@ def main() -> int:
     parser.add_argument("--server-url", required=True, help="PostgreSQL server (CREATEDB)")
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=100_000)
-    parser.add_argument("--batches", type=int, default=8, help="timed batches per way")
+    parser.add_argument("--batches", type=int, default=30, help="timed batches per way")
     parser.add_argument("--explain", action="store_true")
     options = parser.parse_args()
+    sizes = (options.small, options.large)
     figures: dict[str, dict[str, float]] = {}
-    with fresh_database(options.server_url, "kn_zoho_claims", migrate=True) as (_, engine):
-        for rows in (options.small, options.large):
-            for way in ("due", "named"):
+    with (fresh_database(options.server_url, "kn_zoho_claims_small", migrate=True) as (_, small),
+          fresh_database(options.server_url, "kn_zoho_claims_large", migrate=True) as (_, large)):
+        engines = dict(zip(sizes, (small, large), strict=True))
+        for way in ("due", "named"):
+            for rows, engine in engines.items():
                 started = time.perf_counter()
                 _fill(engine, rows)
-                filled = time.perf_counter() - started
-                seconds = _time_claims(engine, options.batches, named=way == "named")
+                print(f"{rows:>7} due rows inserted in {time.perf_counter() - started:.1f} s",
+                      flush=True)
+            pass_start = datetime.now(UTC)
+            seconds: dict[int, list[float]] = {rows: [] for rows in sizes}
+            for _ in range(options.batches):
+                for rows, engine in engines.items():
+                    seconds[rows].append(_timed_claim(engine, pass_start, named=way == "named"))
+            for rows in sizes:
                 figures[f"{way}_{rows}"] = {
-                    "median_ms": round(statistics.median(seconds) * 1000, 2),
-                    "p95_ms": round(percentile(seconds, 0.95) * 1000, 2)}
+                    "median_ms": round(statistics.median(seconds[rows]) * 1000, 2),
+                    "p95_ms": round(percentile(seconds[rows], 0.95) * 1000, 2)}
                 print(f"{rows:>7} due rows, {way:>5} claim of {BATCH}: "
                       f"median {figures[f'{way}_{rows}']['median_ms']} ms, "
-                      f"p95 {figures[f'{way}_{rows}']['p95_ms']} ms "
-                      f"(rows inserted in {filled:.1f} s)", flush=True)
-            if options.explain and rows == options.large:
-                print(_explain(engine))
+                      f"p95 {figures[f'{way}_{rows}']['p95_ms']} ms", flush=True)
+        if options.explain:
+            print(_explain(large))
     ratios = {way: round(figures[f"{way}_{options.large}"]["median_ms"]
                          / figures[f"{way}_{options.small}"]["median_ms"], 2)
               for way in ("due", "named")}

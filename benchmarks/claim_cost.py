@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from _common import fresh_database, percentile
 
 from kn_zoho.storefront import queue
+from kn_zoho.storefront.claim_sql import claim_sql
 
 BATCH = 100
 ENTITY = "crm_contact"
@@ -75,7 +76,7 @@ def _timed_claim(engine: sa.Engine, pass_start: datetime, *, named: bool) -> flo
 
 
 def _explain(engine: sa.Engine) -> str:
-    sql = queue._claim_sql(force=False, due_before="now()", named=False,
+    sql = claim_sql(force=False, due_before="now()", named=False,
                            exclude=False)
     with engine.begin() as conn:
         plan = conn.execute(sa.text("EXPLAIN (ANALYZE, BUFFERS) " + sql), {

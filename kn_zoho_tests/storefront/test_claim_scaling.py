@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront import queue
+from kn_zoho.storefront.claim_sql import claim_sql
 
 BACKLOG = 5_000
 LIMIT = 100
@@ -66,7 +67,7 @@ def _largest_node(engine: sa.Engine, sql: str, keys: list[str]) -> tuple[str, in
 def test_a_claim_reads_about_one_batch_of_a_large_backlog(engine: sa.Engine,
                                                           named: bool) -> None:
     keys = _fill(engine)
-    sql = queue._claim_sql(force=False, due_before="now()", named=named, exclude=False)
+    sql = claim_sql(force=False, due_before="now()", named=named, exclude=False)
     node, rows = _largest_node(engine, sql, keys)
     assert rows <= 2 * LIMIT, f"a {node} produced {rows} rows of a {BACKLOG}-row backlog"
     # and the claim itself still takes a full batch of distinct records

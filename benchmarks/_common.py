@@ -5,7 +5,6 @@ percentiles. Scripts run as ``python benchmarks/<name>.py`` (this folder is on s
 from __future__ import annotations
 
 import os
-import resource
 import shlex
 import subprocess
 import sys
@@ -84,7 +83,3 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
-
-def peak_rss_of_children_mib() -> float:
-    """Peak resident memory of the largest finished child process (Linux: ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

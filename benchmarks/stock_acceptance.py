@@ -17,34 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shlex
-import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
+from _common import fresh_database, kn_zoho, use_sandbox
 
-from kn_zoho.sandbox import export_lines
 from kn_zoho.sandbox.config import SandboxConfig
 from kn_zoho.sandbox.server import start_sandbox
-from kn_zoho.storefront import db
 from kn_zoho.storefront.checkout import checkout
-
-KN_ZOHO = str(Path(sys.executable).with_name("kn-zoho"))
 
 
 def cli(*args: str, url: str) -> dict:
     """Run one `kn-zoho` command in its own process; its last line as JSON (or {})."""
-    done = subprocess.run([KN_ZOHO, *args, "--database-url", url], capture_output=True,  # noqa: S603 - our own CLI
-                          text=True, check=False)
+    done = kn_zoho(*args, "--database-url", url, check=False)
     if done.returncode != 0:
         print(f"kn-zoho {' '.join(args)} exited {done.returncode}: "
               f"{done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -64,23 +54,12 @@ def main() -> int:
     rng = random.Random(options.seed)
     started = time.monotonic()
 
-    name = f"kn_zoho_stock_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(db.sqlalchemy_url(options.server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(db.sqlalchemy_url(options.server_url)).set(
-        database=name).render_as_string(hide_password=False)
-    engine = db.create_engine(url)
-
     config = SandboxConfig(seed=options.seed, rate_limit_per_minute=100_000,
                            daily_limit=10_000_000, books_concurrency=50)
-    with start_sandbox(config) as sandbox:
-        for line in export_lines(sandbox.base_url):
-            key, _, value = shlex.split(line.removeprefix("export "))[0].partition("=")
-            os.environ[key] = value
-        os.environ.update({"KN_ZOHO_SECRET_KEY": Fernet.generate_key().decode(),
-                           "KN_ZOHO_RETRY_BASE_SECONDS": "0",
-                           "KN_ZOHO_BOOKS_CALLS_PER_MINUTE": "100000"})
+    with (fresh_database(options.server_url, "kn_zoho_stock") as (url, engine),
+          start_sandbox(config) as sandbox):
+        use_sandbox(sandbox.base_url, KN_ZOHO_RETRY_BASE_SECONDS="0",
+                    KN_ZOHO_BOOKS_CALLS_PER_MINUTE="100000")
         admin_api = requests.Session()
 
         def books_admin(path: str, body: dict) -> dict:
@@ -149,14 +128,13 @@ def main() -> int:
         stats = admin_api.get(f"{sandbox.base_url}/__sandbox/stats", timeout=10).json()
         adjustments = admin_api.get(f"{sandbox.base_url}/__sandbox/records/books_adjustments",
                                     timeout=10).json()
-    with engine.connect() as conn:
-        storefront = dict(conn.execute(sa.text(
-            "SELECT sku, stock_quantity FROM public.products")).all())
-        drifting = conn.execute(sa.text("SELECT count(*) FROM integration.stock_levels "
-                                        "WHERE out_of_step >= 2")).scalar_one()
-        dead = conn.execute(sa.text("SELECT count(*) FROM integration.zoho_sync_queue "
-                                    "WHERE status = 'dead'")).scalar_one()
-    engine.dispose()
+        with engine.connect() as conn:
+            storefront = dict(conn.execute(sa.text(
+                "SELECT sku, stock_quantity FROM public.products")).all())
+            drifting = conn.execute(sa.text("SELECT count(*) FROM integration.stock_levels "
+                                            "WHERE out_of_step >= 2")).scalar_one()
+            dead = conn.execute(sa.text("SELECT count(*) FROM integration.zoho_sync_queue "
+                                        "WHERE status = 'dead'")).scalar_one()
     wrong = sorted(sku for sku in skus
                    if not storefront[sku] == books_side.get(sku) == truth[sku])
     print(json.dumps({
@@ -168,10 +146,7 @@ def main() -> int:
                                if str(a.get("reference_number")).startswith("KNSTK-")),
         "stock_cycle_api_calls": sum(c.get("api_calls", 0) for c in cycles),
         "zoho_calls_total": stats["requests_total"], "seconds": round(time.monotonic() - started),
-        "database": name,
     }))
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 1 if wrong or drifting else 0
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shlex
 import shutil
 import socket
 import statistics
@@ -28,41 +26,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
+from _common import BIN, ROOT, fresh_database, kn_zoho, percentile, use_sandbox, wait_until
 
-from kn_zoho.sandbox import export_lines
 from kn_zoho.sandbox.config import SandboxConfig
 from kn_zoho.sandbox.server import start_sandbox
-from kn_zoho.storefront import db
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 SECRET = "latency-benchmark-webhook-secret"  # noqa: S105 - a local benchmark value
-
-
-def _run(*args: str) -> None:
-    subprocess.run([str(BIN / args[0]), *args[1:]], check=True, capture_output=True,  # noqa: S603
-                   cwd=ROOT)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def _wait(condition: object, limit: float = 240.0) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > limit:
-            return float("inf")
-        time.sleep(0.25)
-    return time.monotonic() - started
 
 
 def main() -> int:
@@ -74,31 +48,20 @@ def main() -> int:
     options = parser.parse_args()
     rng = random.Random(options.seed)
 
-    name = f"kn_zoho_latency_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(db.sqlalchemy_url(options.server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(db.sqlalchemy_url(options.server_url)).set(
-        database=name).render_as_string(hide_password=False)
-    engine = db.create_engine(url)
     home = Path(tempfile.mkdtemp(prefix="kn_zoho_latency_dagster_"))
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     processes: list[subprocess.Popen[bytes]] = []
     to_books: list[float] = []
     to_storefront: list[float] = []
-    with start_sandbox(SandboxConfig(seed=options.seed, rate_limit_per_minute=100_000,
-                                     daily_limit=10_000_000)) as sandbox:
-        for line in export_lines(sandbox.base_url):
-            key, _, value = shlex.split(line.removeprefix("export "))[0].partition("=")
-            os.environ[key] = value
-        os.environ.update({"KN_ZOHO_SECRET_KEY": Fernet.generate_key().decode(),
-                           "KN_ZOHO_DATABASE_URL": url, "DAGSTER_HOME": str(home),
-                           "KN_ZOHO_BOOKS_CALLS_PER_MINUTE": "100000",
-                           "KN_ZOHO_WEBHOOK_SECRET": SECRET})
-        _run("kn-zoho", "db", "upgrade", "--with-baseline")
-        _run("kn-zoho", "seed", "--users", "20", "--products", "20", "--orders", "20")
-        _run("kn-zoho", "sync", "books")
-        _run("kn-zoho", "sync", "stock")
+    with (fresh_database(options.server_url, "kn_zoho_latency") as (url, engine),
+          start_sandbox(SandboxConfig(seed=options.seed, rate_limit_per_minute=100_000,
+                                      daily_limit=10_000_000)) as sandbox):
+        use_sandbox(sandbox.base_url, KN_ZOHO_DATABASE_URL=url, DAGSTER_HOME=str(home),
+                    KN_ZOHO_BOOKS_CALLS_PER_MINUTE="100000", KN_ZOHO_WEBHOOK_SECRET=SECRET)
+        kn_zoho("db", "upgrade", "--with-baseline")
+        kn_zoho("seed", "--users", "20", "--products", "20", "--orders", "20")
+        kn_zoho("sync", "books")
+        kn_zoho("sync", "stock")
         session = requests.Session()
 
         def books_stock(sku: str) -> int:
@@ -137,25 +100,24 @@ def main() -> int:
                 with engine.begin() as conn:
                     conn.execute(sa.text("UPDATE public.products SET stock_quantity = "
                                          "stock_quantity + 1 WHERE sku = :s"), {"s": sku})
-                to_books.append(_wait(lambda sku=sku, target=target: books_stock(sku) == target))
+                to_books.append(wait_until(
+                    lambda sku=sku, target=target: books_stock(sku) == target))
                 time.sleep(rng.uniform(0, 20))
                 sku = rng.choice(skus)
                 target = shelf(sku) - 1
                 session.post(f"{sandbox.base_url}/__sandbox/books/adjust-stock",
                              json={"sku": sku, "quantity_adjusted": -1}, timeout=10)
-                to_storefront.append(_wait(lambda sku=sku, target=target: shelf(sku) == target))
+                to_storefront.append(wait_until(
+                    lambda sku=sku, target=target: shelf(sku) == target))
                 print(f"storefront->Books {to_books[-1]:.1f} s, "
                       f"Books->storefront {to_storefront[-1]:.1f} s", flush=True)
         finally:
             for process in processes:
                 process.terminate()
                 process.wait(30)
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     shutil.rmtree(home, ignore_errors=True)
     figures = {direction: {"p50": round(statistics.median(values), 1),
-                           "p95": round(_percentile(values, 0.95), 1),
+                           "p95": round(percentile(values, 0.95), 1),
                            "max": round(max(values), 1), "samples": len(values)}
                for direction, values in (("storefront_to_books", to_books),
                                          ("books_to_storefront", to_storefront))}

@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from kn_zoho.storefront.claim_sql import DUE, claim_sql
+
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=60)
 
@@ -67,40 +69,6 @@ class Outcome:
     def failure(cls, operation: str, code: str, message: str, *, transient: bool) -> Outcome:
         return cls(False, operation, error_code=code, error_message=message, transient=transient)
 
-
-_CLAIM_SQL = """
-WITH due AS (
-    SELECT entity, record_key FROM integration.zoho_sync_queue
-    WHERE entity = :entity
-      AND {condition}
-    ORDER BY next_attempt_at, record_key
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE integration.zoho_sync_queue AS q
-   SET status = 'in_progress',
-       claimed_by = :worker,
-       claimed_by_kind = :kind,
-       claimed_at = now(),
-       claimed_until = now() + make_interval(secs => :lease_seconds),
-       claimed_version = q.change_version,
-       attempts = CASE WHEN :force THEN 0 ELSE q.attempts END,
-       updated_at = now()
-  FROM due
- WHERE q.entity = due.entity AND q.record_key = due.record_key
-RETURNING q.entity, q.record_key, q.source_table, q.record_id, q.change_version,
-          q.attempts + 1 AS attempt, q.payload_hash, q.zoho_id
-"""
-
-# Due: pending and its time has come (by the pass's start), or claimed by a run whose lease
-# ran out (killed: its heartbeat stopped), or by this very run when it takes its own back
-# (a retried Dagster step runs under the same run id).
-_DUE = ("((status = 'pending' AND next_attempt_at <= {due_before})"
-        " OR (status = 'in_progress' AND (claimed_until < now() OR claimed_by = :own)))")
-# Forced (manual retry of named records): anything not held by a live claim, or held by a run
-# the caller has proven gone (``break_holders``).
-_FORCED = ("(status <> 'in_progress' OR claimed_until < now() OR claimed_by = :own"
-           " OR claimed_by = ANY(:break_holders))")
 
 # A record whose worker died during its last allowed attempt: the lease ran out with the
 # attempts used up. Dead-lettered (and alerted like any dead letter), never retried forever.
@@ -149,11 +117,7 @@ def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
     if force and keys is None:
         raise ValueError("a forced claim must name its records")
     due = "now()" if due_before is None else "CAST(:due_before AS timestamptz)"
-    condition = _FORCED if force else _DUE.format(due_before=due)
     key_filter = " AND record_key = ANY(:keys)" if keys is not None else ""
-    condition += key_filter
-    if exclude:
-        condition += " AND NOT (record_key = ANY(:exclude))"
     params = {"entity": entity, "worker": worker, "limit": limit, "force": force,
               "lease_seconds": lease.total_seconds(), "keys": list(keys or []),
               "exclude": list(exclude), "kind": kind, "due_before": due_before,
@@ -162,7 +126,9 @@ def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
     with engine.begin() as conn:
         if not force:
             conn.execute(sa.text(_WORKER_LOST_SQL.format(keys=key_filter)), params)
-        rows = conn.execute(sa.text(_CLAIM_SQL.format(condition=condition)), params).all()
+        sql = claim_sql(force=force, due_before=due, named=keys is not None,
+                         exclude=bool(exclude))
+        rows = conn.execute(sa.text(sql), params).all()
         suspects = set(conn.execute(sa.text(_ABANDON_SQL), {
             "entity": entity, "keys": [row.record_key for row in rows]}).scalars())
     claims = [Claim(row.entity, row.record_key, row.source_table, row.record_id,
@@ -350,7 +316,7 @@ def due_records(engine: sa.Engine, entity: str, *, limit: int = 5000) -> list[Du
         rows = conn.execute(
             sa.text(f"SELECT record_key, change_version, attempts "  # noqa: S608
                     f"FROM integration.zoho_sync_queue WHERE entity = :entity AND "
-                    f"{_DUE.format(due_before='now()')} "
+                    f"{DUE.format(due_before='now()')} "
                     "ORDER BY next_attempt_at, record_key LIMIT :limit"),
             {"entity": entity, "limit": limit, "own": None},
         )

@@ -27,15 +27,15 @@ Refunds
     ``credit_notes``); an order refunded in full before it was invoiced is never invoiced.
 
 Call budget
-    The normal path costs 3 calls per order (invoice, mark sent, payment), 1 per new customer,
-    1 per new item and 1 per estimate. Looking up customers and items must not cost a call per
-    record, so :class:`BooksCatalog` lists the existing ones once per run (``ceil(n / 200)``
-    calls, only when some record has no Books id yet) and creates only the missing. The
-    listing stops
-    after ``prefetch_pages`` pages: in an organization with 50,000 contacts a full listing
-    (250 calls) would cost more than it saves, so past that a miss is checked with one
-    filtered search per new customer (2 calls per new customer instead of 1). Each customer
-    pays that once: its Books id is stored on ``users.zoho_books_id``.
+    The normal path costs 3 calls per order (invoice, mark sent, payment), 2 per new customer
+    (a search by the documented ``email`` filter, then the create), 1 per new item and 1 per
+    estimate: a new customer's paid order costs 5 calls whatever the organization's size.
+    Customers are never listed: a listing's cost grows with the organization (10 pages at
+    2,000 contacts, paid by every run). Items are listed once per run by
+    :class:`BooksCatalog` (``ceil(n / 200)`` calls, only when some product has no Books id
+    yet; Books documents no SKU filter) and past ``prefetch_pages`` pages a miss is searched.
+    Each customer and item pays its lookup once: its Books id is stored on
+    ``users.zoho_books_id`` / ``products.zoho_books_id``.
 """
 
 from kn_zoho.sync.books.catalog import BooksCatalog

@@ -1,4 +1,5 @@
-"""Taxes, customers and items already in Books, looked up once per run."""
+"""Taxes, customers and items already in Books: items listed once per run, customers looked
+up one by one by email (a cost that never grows with the organization)."""
 
 from __future__ import annotations
 
@@ -33,12 +34,15 @@ class _Index:
 
 
 class BooksCatalog:
-    """Taxes, customers and items already in Books, listed at most once per instance.
+    """Taxes, customers and items already in Books, for one run.
 
     One instance serves one run (the flows of ``books_flows`` share it), so a batch never
-    looks the same thing up twice; what the run creates is added as it goes. A stale entry
-    cannot cause a duplicate: creates rely on Books' own uniqueness and adopt on conflict.
-    ``prefetch_pages`` caps each listing (0: never list, search every miss). Not
+    looks the same thing up twice; what the run finds or creates is kept as it goes. A stale
+    entry cannot cause a duplicate: creates rely on Books' own uniqueness and adopt on
+    conflict. Items are listed once (``prefetch_pages`` caps it; 0: search every miss).
+    Customers are never listed: a new customer costs one search by the documented ``email``
+    filter and one create, 2 calls whatever the organization's size (a listing capped at 10
+    pages made one new-customer order cost 15 calls at 5,000 contacts, in every run). Not
     thread-safe: give each concurrent run its own.
     """
 
@@ -59,8 +63,9 @@ class BooksCatalog:
                  ) -> tuple[str, str]:
         """The Books contact for a storefront user: (id, "link" | "create" | "adopt").
 
-        Found by email; else created. Books refuses a second contact with the same name, so
-        a namesake (another storefront user) gets the email added to the name.
+        Searched by email (1 call), else created (1 call). Books refuses a second contact
+        with the same name, so a namesake (another storefront user) gets the email added to
+        the name: known in this run, at once; else after Books refuses the plain name.
         ``exact_email``: another storefront user's email differs from this one's only in
         letter case, so only an exact match is this user's contact (see ``_exact_customer``).
         """
@@ -72,7 +77,7 @@ class BooksCatalog:
         index = self._contact_index()
         if key in index.ids:
             return index.ids[key], "link"
-        if index.must_search(key) and (found := self.books.find_contact_by_email(email)):
+        if found := self.books.find_contact_by_email(email):
             return self._remember_contact(found, key), "link"
 
         def find() -> Row | None:
@@ -82,16 +87,16 @@ class BooksCatalog:
         if name.casefold() in index.names:
             name = _namesake(name, email)
         try:
-            contact, how = self._create_contact({**payload, "contact_name": name}, find, key)
+            contact, how = self._create_contact({**payload, "contact_name": name}, find)
         except ZohoError as error:
             if not refused_for_good(error) or name != payload["contact_name"]:
                 raise
-            # Refused, and no contact has this email: perhaps a namesake was created since our
-            # listing (another run). Books' code for a taken name is not documented, so any
-            # permanent refusal gets one more try under the namesake name; bad data is refused
-            # again, with its own message.
+            # Refused, and no contact has this email: most likely a namesake (Books keeps
+            # contact names unique; this run cannot know every name). Books' code for a taken
+            # name is not documented, so any permanent refusal gets one more try under the
+            # namesake name; bad data is refused again, with its own message.
             contact, how = self._create_contact(
-                {**payload, "contact_name": _namesake(name, email)}, find, key)
+                {**payload, "contact_name": _namesake(name, email)}, find)
         return self._remember_contact(contact, key), how
 
     def item(self, product: Mapping[str, Any], payload: Mapping[str, Any] | None = None
@@ -159,20 +164,13 @@ class BooksCatalog:
         name = payload["contact_name"]
         if name.casefold() in index.names:
             name = _namesake(name, email)
-        contact, how = self._create_contact({**payload, "contact_name": name}, find,
-                                            email.casefold())
+        contact, how = self._create_contact({**payload, "contact_name": name}, find)
         index.names.add(str(contact.get("contact_name") or "").casefold())
         return str(contact["contact_id"]), how
 
-    def _create_contact(self, payload: Row, find: Callable[[], Row | None], key: str
+    def _create_contact(self, payload: Row, find: Callable[[], Row | None]
                         ) -> tuple[Row, str]:
-        try:
-            return create_or_adopt(lambda: self.books.create_contact(payload), find)
-        except ZohoError as error:
-            if error.outcome_unknown:
-                assert self._contacts is not None
-                self._contacts.unsure.add(key)
-            raise
+        return create_or_adopt(lambda: self.books.create_contact(payload), find)
 
     def _listing(self, path: str, key: str, params: Mapping[str, object] | None = None
                  ) -> tuple[list[Row], bool]:
@@ -187,12 +185,9 @@ class BooksCatalog:
         return records, False
 
     def _contact_index(self) -> _Index:
+        """The contacts this run found or created (never a listing: a miss is searched)."""
         if self._contacts is None:
-            contacts, complete = self._listing("/contacts", "contacts")
-            self._contacts = _Index({}, complete)
-            for contact in contacts:
-                email = str(contact.get("email") or "").strip().casefold()
-                self._remember_contact(contact, email)
+            self._contacts = _Index({}, complete=False)
         return self._contacts
 
     def _remember_contact(self, contact: Row, key: str) -> str:
@@ -200,7 +195,6 @@ class BooksCatalog:
         contact_id = str(contact["contact_id"])
         if key:
             self._contacts.ids.setdefault(key, contact_id)
-            self._contacts.unsure.discard(key)
         self._contacts.names.add(str(contact.get("contact_name") or "").casefold())
         return self._contacts.ids.get(key, contact_id)
 

@@ -155,3 +155,36 @@ def test_upgrade_refuses_an_edited_applied_migration(engine: sa.Engine) -> None:
         conn.exec_driver_sql("UPDATE integration.schema_migrations SET checksum = 'x'")
     with pytest.raises(RuntimeError, match="was changed after it was applied"):
         upgrade(engine)
+
+
+def test_a_storefront_without_refund_tables_still_links_its_invoices(
+        empty_database_url: str) -> None:
+    """The refund triggers exist only where the storefront has order_refunds: elsewhere the
+    invoice write-back must not trip over a table that is not there."""
+    from pathlib import Path
+
+    from kn_zoho.storefront import migrations
+    from kn_zoho.storefront.migrations import upgrade
+
+    engine = db.create_engine(empty_database_url)
+    baseline = (Path(migrations.__file__).parent / "baseline.sql").read_text()
+    with engine.begin() as conn:
+        migrations._exec_script(conn, baseline)  # the storefront's tables, without refunds
+    upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT to_regclass('public.order_refunds')")).scalar() \
+            is None
+        user = conn.execute(sa.text(
+            "INSERT INTO users (email, full_name) VALUES ('a@example.in', 'A') RETURNING id"
+        )).scalar()
+        order = conn.execute(sa.text(
+            "INSERT INTO orders (order_number, user_id, shipping_state, subtotal, grand_total) "
+            "VALUES ('KN-1', :user, 'KA', 100, 100) RETURNING id"), {"user": user}).scalar()
+        conn.execute(sa.text("UPDATE orders SET zoho_books_id = 'inv-1' WHERE id = :id"),
+                     {"id": order})
+        linked = conn.execute(sa.text("SELECT zoho_books_id FROM orders WHERE id = :id"),
+                              {"id": order}).scalar()
+        # an order decided never invoiced requeues its refunds: here there are none
+        conn.execute(sa.text("SELECT integration.requeue_order_refunds(:id)"), {"id": order})
+    engine.dispose()
+    assert linked == "inv-1"

@@ -51,10 +51,15 @@ CREATE TABLE IF NOT EXISTS integration.stock_credit_notes (
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- Make a refund's credit note due now (fresh attempts): its invoice was just settled.
+-- Make a refund's credit note due now (fresh attempts): its invoice was just settled. PL/pgSQL,
+-- so a storefront without refund tables can apply this migration (nothing to requeue there).
 CREATE OR REPLACE FUNCTION integration.requeue_order_refunds(p_order_id uuid)
 RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    IF to_regclass('public.order_refunds') IS NULL THEN
+        RETURN;
+    END IF;
     UPDATE integration.zoho_sync_queue AS q
        SET change_version  = q.change_version + 1,
            status          = CASE WHEN q.status = 'in_progress' THEN q.status ELSE 'pending' END,
@@ -64,7 +69,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
            updated_at      = now()
      WHERE q.entity = 'books_credit_note' AND q.status <> 'synced'
        AND q.record_id IN (SELECT r.id FROM public.order_refunds r WHERE r.order_id = p_order_id);
-$$;
+END $$;
 
 CREATE OR REPLACE FUNCTION integration.capture_refund() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -92,11 +97,12 @@ BEGIN
         DROP TRIGGER IF EXISTS zoho_capture_refund ON public.order_refunds;
         CREATE TRIGGER zoho_capture_refund AFTER INSERT ON public.order_refunds
             FOR EACH ROW EXECUTE FUNCTION integration.capture_refund();
+        -- (requeue_order_refunds reads order_refunds: without it, linking an invoice would fail)
+        DROP TRIGGER IF EXISTS zoho_capture_invoice_linked ON public.orders;
+        CREATE TRIGGER zoho_capture_invoice_linked AFTER UPDATE OF zoho_books_id ON public.orders
+            FOR EACH ROW EXECUTE FUNCTION integration.capture_invoice_linked();
     END IF;
 END $$;
-DROP TRIGGER IF EXISTS zoho_capture_invoice_linked ON public.orders;
-CREATE TRIGGER zoho_capture_invoice_linked AFTER UPDATE OF zoho_books_id ON public.orders
-    FOR EACH ROW EXECUTE FUNCTION integration.capture_invoice_linked();
 
 ALTER TABLE integration.stock_credit_notes ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON integration.stock_credit_notes FROM PUBLIC;

@@ -29,7 +29,12 @@ from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
 from kn_zoho.defs.retirement import retirement_job, retirement_schedule
-from kn_zoho.defs.status import status_job, status_schedule, sync_status
+from kn_zoho.defs.status import (
+    status_job,
+    status_schedule,
+    sync_status,
+    zoho_budget_available,
+)
 from kn_zoho.defs.stock import (
     books_stock_adjustments,
     stock_in_step,
@@ -77,7 +82,8 @@ def build_definitions() -> Definitions:
               *queue_checks(crm_leads, "crm_lead"),
               *queue_checks(books_items, "books_item"),
               *queue_checks(books_invoices, "books_invoice"),
-              *queue_checks(books_estimates, "books_estimate")]
+              *queue_checks(books_estimates, "books_estimate"),
+              zoho_budget_available]
     job = status_job(checks)
     return Definitions(
         assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates,

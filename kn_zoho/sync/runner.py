@@ -170,7 +170,8 @@ class _Pass:
         pause = budget.pause_for(self.engine, self.flow.entity)
         if pause is None:  # Zoho said spent and no ledger knows more: probe again later
             wait = timedelta(seconds=budget.BudgetSettings.from_env().probe_seconds)
-            pause = budget.BudgetPause("books", datetime.now(UTC) + wait,
+            pause = budget.BudgetPause(budget.product_of(self.flow.entity) or budget.BOOKS,
+                                       datetime.now(UTC) + wait,
                                        "Zoho's daily limit reached (code 45), trying again "
                                        f"at {budget.resumes_at_text(datetime.now(UTC) + wait)}")
         deferred = spent + self.unstarted
@@ -263,7 +264,7 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
             for batch_keys in _key_batches(keys, batch_size):
                 pause = budget.pause_for(engine, flow.entity)
                 if pause is not None:  # claim nothing: no record loses time or an attempt
-                    state.report.paused = pause.message
+                    _report_pause(state.report, keys, pause)
                     break
                 claims = queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
                                      keys=batch_keys, force=force, lease=settings.lease,
@@ -313,6 +314,17 @@ def _settle_holders(engine: sa.Engine, entity: str, keys: Sequence[str], worker:
                 f"finished, or release it with `kn-zoho queue release {hold.holder}` if it "
                 "is gone"))
     return breakable
+
+
+def _report_pause(report: SyncReport, keys: Sequence[str] | None,
+                  pause: budget.BudgetPause) -> None:
+    """The pass stops for the budget; named records it did not reach are reported waiting
+    (their partitions say why), untouched in the queue."""
+    report.paused = pause.message
+    reached = {r.record_key for r in report.results}
+    report.results += [RecordResult(report.entity, key, "pending", "budget", 0, None,
+                                    queue.BUDGET_ERROR, pause.message)
+                       for key in keys or () if key not in reached]
 
 
 def _budget_refusal(outcome: Outcome) -> bool:

@@ -196,3 +196,26 @@ def test_zohos_code_45_gives_the_attempt_back_and_stops_the_pass(
     assert Counter(r.status for r in _queue(engine)) == {"synced": 30}
     numbers = Counter(i["invoice_number"] for i in short_day.records("books_invoices"))
     assert len(numbers) == 30 and set(numbers.values()) == {1}
+
+
+def test_a_run_over_named_records_while_spent_reports_them_waiting_untouched(
+        engine: sa.Engine, short_day: BooksSandbox) -> None:
+    """A sensor run launched just before the budget ran out (or an admin's retry) claims
+    nothing and says why for each record; their queue rows stay as they were."""
+    seed(engine, users=2, products=2, orders=3, paid_fraction=1.0, inquiries=0,
+         quote_requests=0)
+    settings = BudgetSettings(books_daily_calls=DAILY, window_seconds=3600)
+    spender = PostgresCallBudget(engine, settings)
+    for _ in range(45):  # invoices stop at 90% of 50
+        spender.take(BOOKS, ORG, 1)
+    keys = sorted(r.record_key for r in _queue(engine))
+    clients = _clients(engine, short_day, settings)
+    try:
+        report = run_flow(engine, InvoicesFlow(clients.books), keys=keys, force=True)
+    finally:
+        clients.close()
+    assert report.paused and report.api_calls == 0
+    assert [(r.record_key, r.status, r.error_code) for r in report.results] == [
+        (key, "pending", "BUDGET") for key in keys]
+    assert {(r.status, r.attempts, r.last_error_code) for r in _queue(engine)} == {
+        ("pending", 0, None)}

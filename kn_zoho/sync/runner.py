@@ -253,6 +253,10 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     preflight = getattr(flow, "preflight", None)
     priority = budget.PRIORITY_OF_ENTITY.get(flow.entity, budget.Priority.SALES)
     try:
+        pause = budget.pause_for(engine, flow.entity)
+        if pause is not None:  # not even the preflight's calls: the budget is spent
+            _report_pause(state.report, keys, pause)
+            return state.report
         if preflight is not None and (keys or queue.due_records(engine, flow.entity, limit=1)):
             preflight()
         with Heartbeat(engine, worker, settings), budget.spending(priority):

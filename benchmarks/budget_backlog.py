@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 import uuid
 from collections import Counter
@@ -73,8 +74,11 @@ def main() -> None:
                                    books_concurrency=50)
     try:
         migrations.upgrade(engine, with_baseline=True)
+        seeding = time.monotonic()
         seed(engine, users=max(10, args.orders // 10), products=40, orders=args.orders,
              paid_fraction=1.0, inquiries=0, quote_requests=0)
+        print(f"seeded {args.orders} paid orders in {time.monotonic() - seeding:.0f} s",
+              file=sys.stderr, flush=True)
         with start_sandbox(sandbox_config) as sandbox:
             figures = _drain(engine, sandbox.base_url, args)
             stats = requests.get(f"{sandbox.base_url}/__sandbox/stats", timeout=30).json()
@@ -122,6 +126,8 @@ def _drain(engine: sa.Engine, base_url: str, args: argparse.Namespace) -> dict[s
             left = _statuses(engine)
             if not left.get("pending") and not left.get("in_progress"):
                 break
+            print(f"{time.monotonic() - started:8.1f} s  pass {passes}: {dict(left)}; "
+                  f"{report.paused or 'not paused'}", file=sys.stderr, flush=True)
             if report.paused:
                 pauses += 1
                 [state] = [s for s in budget_states(engine) if s.product == BOOKS]

@@ -53,12 +53,15 @@ SELECT l.started_at, l.entity, l.record_key, l.status, l.attempt, l.operation, l
 """
 
 _ACTIVITY_SQL = """
-SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute') AS attempts_last_minute,
+SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status <> 'deferred')
+           AS attempts_last_minute,
        count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status = 'success')
            AS synced_last_minute,
-       count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status <> 'success')
-           AS failed_attempts_last_minute,
-       count(*) AS attempts_last_hour
+       count(*) FILTER (WHERE created_at > now() - interval '1 minute'
+                        AND status NOT IN ('success', 'deferred')) AS failed_attempts_last_minute,
+       count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status = 'deferred')
+           AS budget_deferrals_last_minute,
+       count(*) FILTER (WHERE status <> 'deferred') AS attempts_last_hour
   FROM integration.zoho_sync_logs WHERE created_at > now() - interval '1 hour'
 """
 
@@ -73,7 +76,7 @@ SELECT count(*) FILTER (WHERE status = 'synced') AS synced,
 """
 
 OUTCOME = {"success": "synced", "pending": "retrying", "failed": "failed (bad data)",
-           "dead": "dead"}
+           "dead": "dead", "deferred": "waiting for the daily Zoho budget (not counted)"}
 
 
 def _cell(text: object) -> str:

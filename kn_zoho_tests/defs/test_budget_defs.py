@@ -19,6 +19,7 @@ from dagster import (
 from kn_zoho.defs.books.sensors import books_estimates_sensor, books_invoices_sensor
 from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.defs.status import sync_status, zoho_budget_available
+from kn_zoho.storefront import queue
 from kn_zoho.storefront.seed import seed
 from kn_zoho.zoho.budget import (
     BOOKS,
@@ -95,9 +96,15 @@ def test_spent_budget_stops_the_sensors_and_the_check_says_when_work_resumes(
         f"5 due books_invoice records wait: daily Books budget spent, {resumes} "
         f"({utc:%H:%M} UTC, {utc:%Y-%m-%d})")
 
+    [claim] = queue.claim(engine, "books_invoice", worker="run-1", limit=1)
+    queue.defer(engine, [claim], worker="run-1", until=state.resets_at,
+                reason=invoices.skip_message.split(": ", 1)[1])
+
     evaluation, figures = _evaluate(storefront)
     assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.WARN
     assert evaluation.description.startswith(f"daily Books budget spent, {resumes}")
+    assert (figures["budget_deferrals_last_minute"], figures["attempts_last_minute"]) == (1, 0)
+    assert "waiting for the daily Zoho budget (not counted)" in figures["latest_attempts"]
     assert figures["zoho_books_calls_used_today"] == 90
     assert figures["zoho_books_calls_remaining"] == 10
     assert figures["zoho_crm_credits_used_today"] == 0

@@ -23,8 +23,10 @@ Zoho says "spent" earlier than our count, the budget is spent until our reset or
 
 from __future__ import annotations
 
+import atexit
 import enum
 import functools
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -62,6 +64,7 @@ PRIORITY_OF_ENTITY = {"books_invoice": Priority.SALES, "books_estimate": Priorit
                       "books_item": Priority.CATALOG, "crm_contact": Priority.SALES,
                       "crm_lead": Priority.SALES}
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 _priority: ContextVar[Priority] = ContextVar("kn_zoho_budget_priority", default=Priority.SALES)
@@ -107,7 +110,7 @@ class BudgetSettings:
     stock_reserve: float = 0.10   # share of the Books allowance only stock may use
     sales_reserve: float = 0.30   # further share the catalog leaves to sales and stock
     probe_seconds: float = 3600.0  # after Zoho said spent early: wait at most this long
-    block: int = 20               # calls reserved per statement
+    block: int = 10               # calls reserved per statement
 
     @classmethod
     def from_env(cls) -> BudgetSettings:
@@ -243,6 +246,8 @@ class PostgresCallBudget:
         self._blocks: dict[tuple[str, str], _Block] = {}
         self._reported_used: dict[tuple[str, str], int] = {}
         self.statements = 0  # reservations sent to Postgres, for tests and benchmarks
+        # Dagster keeps clients for the process's life: its unused calls go back at exit
+        atexit.register(self._close_quietly)
 
     def take(self, product: str, account: str, cost: int) -> None:
         priority = current_priority()
@@ -297,6 +302,12 @@ class PostgresCallBudget:
         with self._lock:  # applied with the next reservation: no statement per reply
             self._reported_used[(product, account)] = max(
                 0, self.settings.allowance(product) - remaining)
+
+    def _close_quietly(self) -> None:
+        try:
+            self.close()
+        except sa.exc.SQLAlchemyError:  # the database went first: the window's reset heals it
+            log.debug("could not give unused Zoho calls back at exit", exc_info=True)
 
     def close(self) -> None:
         """Give back the reserved calls this process did not make."""

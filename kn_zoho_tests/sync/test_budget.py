@@ -4,6 +4,8 @@ resumes after the (shortened) window with every order invoiced exactly once."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -219,3 +221,20 @@ def test_a_run_over_named_records_while_spent_reports_them_waiting_untouched(
         (key, "pending", "BUDGET") for key in keys]
     assert {(r.status, r.attempts, r.last_error_code) for r in _queue(engine)} == {
         ("pending", 0, None)}
+
+
+def test_a_process_gives_its_unused_calls_back_when_it_exits(
+        engine: sa.Engine, database_url: str) -> None:
+    """Dagster keeps a run's clients until the process ends: the calls it reserved but did
+    not make must not stay counted (one block per run would add up over a day)."""
+    script = (
+        "import sys\n"
+        "from kn_zoho.storefront import db\n"
+        "from kn_zoho.zoho.budget import BOOKS, BudgetSettings, PostgresCallBudget\n"
+        "budget = PostgresCallBudget(db.create_engine(sys.argv[1]), BudgetSettings(block=10))\n"
+        "for _ in range(3):\n"
+        "    budget.take(BOOKS, 'org-1', 1)\n")
+    subprocess.run([sys.executable, "-c", script, database_url],  # noqa: S603 - our own script
+                   check=True, timeout=60)
+    [state] = budget_states(engine)
+    assert state.used == 3

@@ -100,6 +100,15 @@ def product_of(entity: str) -> str | None:
     return BOOKS if entity.startswith("books_") else CRM if entity.startswith("crm_") else None
 
 
+def call_cost(product: str, method: str, body: Any) -> int:
+    """What a call costs of the daily allowance: one Books call; in CRM one credit, and one
+    per 10 records for an insert, update or upsert (the API limits page above)."""
+    if product != CRM or method not in ("POST", "PUT") or not isinstance(body, dict):
+        return 1
+    records = body.get("data")
+    return max(1, math.ceil(len(records) / 10)) if isinstance(records, list) else 1
+
+
 @dataclass(frozen=True)
 class BudgetSettings:
     """Allowances and reserves, from the environment (see :meth:`from_env`)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import math
 import os
 import random
 import threading
@@ -32,7 +31,7 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from kn_zoho.zoho.auth import AccessToken
-from kn_zoho.zoho.budget import CRM_ACCOUNT, CallBudget, ZohoBudgetSpent
+from kn_zoho.zoho.budget import CRM_ACCOUNT, CallBudget, ZohoBudgetSpent, call_cost
 from kn_zoho.zoho.errors import (
     ZohoAuthError,
     ZohoError,
@@ -157,7 +156,7 @@ class ZohoHttp:
         )
         bucket, limit = self._bucket(product, params)
         account = CRM_ACCOUNT if product == CRM else bucket.split(":", 1)[1]
-        cost = _credits(product, method, json)
+        cost = call_cost(product, method, json)
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         attempt = 0
@@ -297,16 +296,6 @@ def _product(path: str) -> str:
         # (its inventory adjustments are the documented ones; see kn_zoho/zoho/books.py).
         return BOOKS
     raise ValueError(f"not a Zoho CRM or Books path: {path!r} (expected /crm/... or /books/...)")
-
-
-def _credits(product: str, method: str, body: Any) -> int:
-    """What a call costs of the daily allowance: one Books call; in CRM one credit, and
-    one per 10 records for an insert, update or upsert
-    (https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html)."""
-    if product != CRM or method not in ("POST", "PUT") or not isinstance(body, dict):
-        return 1
-    records = body.get("data")
-    return max(1, math.ceil(len(records) / 10)) if isinstance(records, list) else 1
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

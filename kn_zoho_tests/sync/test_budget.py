@@ -28,10 +28,10 @@ from kn_zoho.zoho.budget import (
     Priority,
     ZohoBudgetSpent,
     budget_states,
+    call_cost,
     spending,
 )
 from kn_zoho.zoho.factory import ZohoClients, build_zoho_clients
-from kn_zoho.zoho.http import _credits
 from kn_zoho_tests.sync.books_fixtures import (
     ORGANIZATION_STATE,
     SECRET_KEY,
@@ -127,9 +127,9 @@ def test_calls_are_counted_in_blocks_not_one_statement_each(engine: sa.Engine) -
 
 
 def test_crm_credits_count_records_and_follow_zohos_remaining_header(engine: sa.Engine) -> None:
-    assert _credits(CRM, "POST", {"data": [{}] * 25}) == 3   # 1 credit per 10 records
-    assert _credits(CRM, "GET", None) == 1
-    assert _credits(BOOKS, "POST", {"data": [{}] * 25}) == 1
+    assert call_cost(CRM, "POST", {"data": [{}] * 25}) == 3   # 1 credit per 10 records
+    assert call_cost(CRM, "GET", None) == 1
+    assert call_cost(BOOKS, "POST", {"data": [{}] * 25}) == 1
     budget = PostgresCallBudget(engine, BudgetSettings(crm_daily_credits=1000, block=1))
     budget.take(CRM, CRM_ACCOUNT, 3)
     budget.observe_remaining(CRM, CRM_ACCOUNT, 100)  # Zoho: others used most of it

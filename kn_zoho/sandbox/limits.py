@@ -2,9 +2,9 @@
 
 The per-minute limit uses a sliding window (the last ``minute_seconds`` of admitted calls);
 the daily limit a fixed window that starts with the first call of the "day". Refused calls
-do not count against either. Zoho documents the daily allowance by plan and code 45
-(https://www.zoho.com/books/kb/automation/per-day-api-limit.html,
-https://www.zoho.com/books/api/v3/introduction/) but not when its day starts, nor any header
+do not count against either. Zoho documents the daily allowance by plan
+(https://www.zoho.com/ke/books/kb/automation/per-day-api-limit.md) but not when its day
+starts (the sandbox's choice: a full day from the first call), nor any header
 saying what is left: the ``X-Rate-Limit-*`` headers this sandbox adds are not documented by
 Zoho, and the client never relies on them (kn_zoho/zoho/budget.py counts calls itself).
 """

@@ -333,7 +333,7 @@ def _report_pause(report: SyncReport, keys: Sequence[str] | None,
 
 def _budget_refusal(outcome: Outcome) -> bool:
     """A call refused because the day's allowance is spent: our ledger's BUDGET or Books'
-    code 45 (https://www.zoho.com/books/api/v3/introduction/)."""
+    code 45 (see kn_zoho/zoho/budget.py)."""
     return (not outcome.ok and outcome.transient
             and outcome.error_code in (queue.BUDGET_ERROR, "45"))
 

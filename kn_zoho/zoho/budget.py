@@ -1,14 +1,16 @@
 """Zoho's daily allowance per organization, shared by every process, spent by priority.
 
-Books allows each organization a number of calls a day by plan, refusing the rest with HTTP 429
-code 45 (Free 1,000, Standard 2,000, Professional 5,000, Premium and above 10,000:
-https://www.zoho.com/books/kb/automation/per-day-api-limit.html, and the API introduction's
-"API Call Limit", https://www.zoho.com/books/api/v3/introduction/). CRM allows API credits per
-rolling 24 hours by edition; an insert, update or upsert costs one credit per 10 records, and
-replies carry ``X-API-CREDITS-REMAINING`` once half is used
-(https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html). Books documents no header
-telling what is left (the sandbox's ``X-Rate-Limit-*`` headers are not Zoho's documented
-contract), so the Books count is ours, corrected by code 45 alone.
+Books allows each organization a number of calls a day by plan (Free 1,000, Standard 2,000,
+Professional 5,000, Premium, Elite and Ultimate 10,000: Zoho's help page
+https://www.zoho.com/ke/books/kb/automation/per-day-api-limit.md; Zoho raises it on request),
+refusing the rest with HTTP 429 and code 45 (code as clients of the live API report it, see
+kn_zoho/sandbox/books/common.py). CRM allows API credits per 24-hour window by edition, most
+calls costing 1 credit (https://www.zoho.com/crm/developer/docs/api/v4/api-limits.html, the
+same table for v8); that an insert, update or upsert costs 1 credit per 10 records and that
+replies carry ``X-API-CREDITS-REMAINING`` once half is used comes from shared/ZOHO_FACTS.md:
+the header only ever raises our count. Books documents no header telling what is left (the
+sandbox's ``X-Rate-Limit-*`` headers are not Zoho's documented contract), so the Books count
+is ours, corrected by code 45 alone.
 
 The ledger is ``integration.zoho_call_budgets``: one row per product and account, with the
 window's reset time and the calls used. A process reserves calls in small blocks (one
@@ -102,7 +104,7 @@ def product_of(entity: str) -> str | None:
 
 def call_cost(product: str, method: str, body: Any) -> int:
     """What a call costs of the daily allowance: one Books call; in CRM one credit, and one
-    per 10 records for an insert, update or upsert (the API limits page above)."""
+    per 10 records for an insert, update or upsert (see the module docstring)."""
     if product != CRM or method not in ("POST", "PUT") or not isinstance(body, dict):
         return 1
     records = body.get("data")

@@ -208,8 +208,8 @@ class ZohoHttp:
     # -- internals --------------------------------------------------------------------------
 
     def _observe_credits(self, product: str, response: requests.Response) -> None:
-        """CRM's ``X-API-CREDITS-REMAINING`` (sent once half the credits are used,
-        https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html) corrects the count."""
+        """CRM's ``X-API-CREDITS-REMAINING`` (sent once half the credits are used, see
+        kn_zoho/zoho/budget.py) corrects the count."""
         if product != CRM or self.budget is None:
             return
         header = response.headers.get("X-API-CREDITS-REMAINING", "").strip()

@@ -89,6 +89,7 @@ def at_priority(priority: Priority) -> Callable[[Callable[P, R]], Callable[P, R]
         def inner(*args: P.args, **kwargs: P.kwargs) -> R:
             with spending(priority):
                 return function(*args, **kwargs)
+        inner.budget_priority = priority  # type: ignore[attr-defined]  # visible to tests
         return inner
     return wrap
 

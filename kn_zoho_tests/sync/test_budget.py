@@ -19,6 +19,8 @@ from kn_zoho.sandbox.server import RunningSandbox, start_sandbox
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow
 from kn_zoho.sync.runner import SyncReport, run_flow
+from kn_zoho.sync.stock.pull import pull
+from kn_zoho.sync.stock.push import push
 from kn_zoho.zoho.budget import (
     BOOKS,
     CRM,
@@ -27,6 +29,7 @@ from kn_zoho.zoho.budget import (
     PostgresCallBudget,
     Priority,
     ZohoBudgetSpent,
+    at_priority,
     budget_states,
     call_cost,
     spending,
@@ -238,3 +241,21 @@ def test_a_process_gives_its_unused_calls_back_when_it_exits(
                    check=True, timeout=60)
     [state] = budget_states(engine)
     assert state.used == 3
+
+
+
+def test_stock_push_and_pull_spend_the_reserve_invoices_leave(engine: sa.Engine) -> None:
+    assert (push.budget_priority, pull.budget_priority) == (Priority.STOCK, Priority.STOCK)
+    budget = PostgresCallBudget(engine, BudgetSettings(books_daily_calls=100, block=1))
+    stock_call = at_priority(Priority.STOCK)(lambda: budget.take(BOOKS, ORG, 1))
+    with spending(Priority.SALES):  # e.g. a pull started from inside an invoice run
+        for _ in range(90):
+            budget.take(BOOKS, ORG, 1)
+        with pytest.raises(ZohoBudgetSpent):
+            budget.take(BOOKS, ORG, 1)
+        for _ in range(10):
+            stock_call()
+        with pytest.raises(ZohoBudgetSpent):
+            stock_call()
+    [state] = budget_states(engine)
+    assert state.used == 100

@@ -35,7 +35,12 @@ from kn_zoho.defs.crm.sensors import crm_contacts_sensor, crm_leads_sensor
 from kn_zoho.defs.health import dead_letter_alerts, queue_checks
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoBooksResource, ZohoCrmResource
 from kn_zoho.defs.retirement import retirement_job, retirement_schedule
-from kn_zoho.defs.status import status_job, status_schedule, sync_status
+from kn_zoho.defs.status import (
+    status_job,
+    status_schedule,
+    sync_status,
+    zoho_budget_available,
+)
 from kn_zoho.defs.stock import (
     books_stock_adjustments,
     stock_in_step,
@@ -87,7 +92,7 @@ def build_definitions() -> Definitions:
               *queue_checks(books_invoices, "books_invoice"),
               *queue_checks(books_estimates, "books_estimate"),
               *queue_checks(books_credit_notes, "books_credit_note"),
-              *queue_checks(books_contacts, "books_contact")]
+              *queue_checks(books_contacts, "books_contact"), zoho_budget_available]
     job = status_job(checks)
     return Definitions(
         assets=[crm_contacts, crm_leads, books_items, books_invoices, books_estimates,

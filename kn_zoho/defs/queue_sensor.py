@@ -6,7 +6,8 @@ state in Postgres (``integration.sensor_launches``): each run request carries a 
 and while the run with that tag is queued, starting or running its records are not launched
 again. Once that run has ended, a record that is still due (the run failed transiently on it,
 or ended without taking it) is launched again at once. The cursor is not used, so the sensor
-page stays small whatever the backlog.
+page stays small whatever the backlog. While Zoho's daily budget is spent for the entity's
+priority the sensor launches nothing and says so ("daily Books budget spent, resumes at ...").
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dagster import (
     RunsFilter,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     sensor,
 )
 from dagster._core.storage.tags import (
@@ -36,6 +38,7 @@ from dagster._core.storage.tags import (
 
 from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.storefront import launches, queue
+from kn_zoho.zoho import budget
 
 PRODUCT_TAG = "kn_zoho/zoho_product"
 LAUNCH_TAG = "kn_zoho/launch_id"
@@ -105,11 +108,14 @@ def queue_sensor(*, asset_def: AssetsDefinition, entity: str,
         default_status=DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: SensorEvaluationContext, storefront: StorefrontDatabase
-                ) -> SensorResult:
+                ) -> SensorResult | SkipReason:
         engine = storefront.get_engine()
         due = [r.record_key for r in queue.due_records(engine, entity)]
         if not due:  # the usual tick: skip listing every partition key
             return SensorResult()
+        pause = budget.pause_for(engine, entity)
+        if pause is not None:  # a run now would only give its claims back
+            return SkipReason(f"{len(due)} due {entity} records wait: {pause.message}")
         held = held_keys(context.instance, engine, entity, due)
         due = [key for key in due if key not in held]
         if not due:

@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from kn_zoho.storefront import records
-from kn_zoho.storefront.queue import MAX_ATTEMPTS
+from kn_zoho.storefront.queue import BUDGET_ERROR, MAX_ATTEMPTS
 from kn_zoho.sync.links import partition_url, record_url
 from kn_zoho.sync.runner import RecordResult, SyncReport
 
@@ -46,6 +46,9 @@ def _field(message: str | None) -> str:
 def _state_text(result: RecordResult, row: records.QueueRecord | None) -> tuple[str, str]:
     """(one-line summary, what the admin should do) for a record that did not sync."""
     error = f"{result.error_code}: {result.error_message}"
+    if result.status == "pending" and result.error_code == BUDGET_ERROR:
+        return (f"waiting, no attempt counted: {result.error_message}",
+                "nothing: it is taken again when the budget resets")
     if result.status == "pending":
         next_at = _when(row.next_attempt_at) if row else "after its backoff"
         return (f"retrying: attempt {result.attempt} of {MAX_ATTEMPTS} failed ({error}); "

@@ -6,6 +6,10 @@ links to the record's partition page (so a record is found by its email with the
 search on this page), and counts by status as numbers, so the asset's Plots tab draws
 synced/pending/retrying/failed/dead and attempts per minute over time.
 
+It also carries the daily Zoho budget as numbers (Books calls and CRM credits used in the
+current window, allowance, remaining), so the Plots tab draws Zoho calls over time, and the
+``zoho_budget_available`` check warns while a budget is spent, saying when work resumes.
+
 ``zoho_status_job`` materializes it and evaluates every health check in the same run, on the
 ``zoho_status_schedule`` (every minute), whatever the sync runs did.
 """
@@ -16,13 +20,16 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from dagster import (
+    AssetCheckResult,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetSelection,
     DefaultScheduleStatus,
     MaterializeResult,
     MetadataValue,
     ScheduleDefinition,
     asset,
+    asset_check,
     define_asset_job,
     in_process_executor,
 )
@@ -33,6 +40,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.storefront import records
 from kn_zoho.sync.links import record_url
+from kn_zoho.zoho import budget
 
 LATEST_ATTEMPTS = 50
 ATTENTION_ROWS = 200
@@ -45,12 +53,15 @@ SELECT l.started_at, l.entity, l.record_key, l.status, l.attempt, l.operation, l
 """
 
 _ACTIVITY_SQL = """
-SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute') AS attempts_last_minute,
+SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status <> 'deferred')
+           AS attempts_last_minute,
        count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status = 'success')
            AS synced_last_minute,
-       count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status <> 'success')
-           AS failed_attempts_last_minute,
-       count(*) AS attempts_last_hour
+       count(*) FILTER (WHERE created_at > now() - interval '1 minute'
+                        AND status NOT IN ('success', 'deferred')) AS failed_attempts_last_minute,
+       count(*) FILTER (WHERE created_at > now() - interval '1 minute' AND status = 'deferred')
+           AS budget_deferrals_last_minute,
+       count(*) FILTER (WHERE status <> 'deferred') AS attempts_last_hour
   FROM integration.zoho_sync_logs WHERE created_at > now() - interval '1 hour'
 """
 
@@ -65,7 +76,7 @@ SELECT count(*) FILTER (WHERE status = 'synced') AS synced,
 """
 
 OUTCOME = {"success": "synced", "pending": "retrying", "failed": "failed (bad data)",
-           "dead": "dead"}
+           "dead": "dead", "deferred": "waiting for the daily Zoho budget (not counted)"}
 
 
 def _cell(text: object) -> str:
@@ -106,6 +117,7 @@ def status_metadata(engine: sa.Engine) -> dict[str, object]:
             f"{_cell(r.last_error_code)}: {_cell(r.last_error_message)} | {r.attempts} | "
             f"{next_at} | {r.entity} |")
     return {
+        **budget.budget_metadata(budget.budget_states(engine), budget.BudgetSettings.from_env()),
         **{f"{name}_records": int(n) for name, n in counts.items()},
         **{name: int(n) for name, n in activity.items()},
         "needs_attention": MetadataValue.md("\n".join(attention)),
@@ -122,6 +134,30 @@ def status_metadata(engine: sa.Engine) -> dict[str, object]:
 )
 def sync_status(storefront: StorefrontDatabase) -> MaterializeResult:
     return MaterializeResult(metadata=status_metadata(storefront.get_engine()))
+
+
+@asset_check(asset=sync_status, name="zoho_budget_available",
+             description="Warns while Zoho's daily allowance (Books calls, CRM credits) is spent "
+             "for invoices, or for estimates and items, saying when work resumes (IST and UTC).")
+def zoho_budget_available(storefront: StorefrontDatabase) -> AssetCheckResult:
+    return budget_check_result(storefront.get_engine())
+
+
+def budget_check_result(engine: sa.Engine) -> AssetCheckResult:
+    """The check's verdict (kept out of the check for tests): a WARN per spent budget."""
+    settings = budget.BudgetSettings.from_env()
+    states = budget.budget_states(engine)
+    notes = []
+    for state in states:
+        if state.spent_for(settings, budget.Priority.SALES):
+            notes.append(budget.spent_message(state.product, state.resets_at))
+        elif state.spent_for(settings, budget.Priority.CATALOG):
+            notes.append(f"Books budget down to its reserve: estimates and items wait until "
+                         f"{budget.resumes_at_text(state.resets_at)}; invoices and stock go on")
+    return AssetCheckResult(
+        passed=not notes, severity=AssetCheckSeverity.WARN,
+        description="; ".join(notes) or "Zoho's daily budget has room for every flow",
+        metadata=budget.budget_metadata(states, settings))
 
 
 def status_job(checks: Sequence[AssetChecksDefinition]) -> UnresolvedAssetJobDefinition:

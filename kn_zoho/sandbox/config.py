@@ -29,8 +29,13 @@ class SandboxConfig:
     # State (Zoho Books code) the organization is registered in: decides intra- vs
     # inter-state GST. KN Biosciences is in Hyderabad, Telangana.
     organization_state: str = "KA"  # KN Biosciences is in Karnataka (Bengaluru)
+    # Books' daily-limit window on its own, so a test can shorten the day without shortening
+    # the minute (None: 1440 minutes).
+    daily_window_seconds: float | None = None
 
     @property
     def day_seconds(self) -> float:
-        """Length of Books' daily-limit window, scaled with the minute."""
+        """Length of Books' daily-limit window, scaled with the minute unless set."""
+        if self.daily_window_seconds is not None:
+            return self.daily_window_seconds
         return self.minute_seconds * 1440

@@ -2,7 +2,11 @@
 
 The per-minute limit uses a sliding window (the last ``minute_seconds`` of admitted calls);
 the daily limit a fixed window that starts with the first call of the "day". Refused calls
-do not count against either.
+do not count against either. Zoho documents the daily allowance by plan
+(https://www.zoho.com/ke/books/kb/automation/per-day-api-limit.md) but not when its day
+starts (the sandbox's choice: a full day from the first call), nor any header
+saying what is left: the ``X-Rate-Limit-*`` headers this sandbox adds are not documented by
+Zoho, and the client never relies on them (kn_zoho/zoho/budget.py counts calls itself).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ class Refusal(enum.Enum):
 
 @dataclass(frozen=True)
 class Allowance:
-    """What is left of the daily allowance, for Books' X-Rate-Limit-* headers."""
+    """What is left of the daily allowance, for the sandbox's X-Rate-Limit-* headers (an aid
+    for people reading replies; undocumented by Zoho, so no client code reads them)."""
 
     limit: int
     remaining: int

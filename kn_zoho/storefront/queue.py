@@ -12,7 +12,8 @@ attempt is counted and an ``in_progress`` log row written, so an attempt whose w
 leaves a trace, and a record that kills its worker five times is dead-lettered by the next
 claim. Each outcome is recorded together with its log row in one transaction (:func:`finish`).
 An infrastructure failure (our database connection lost) is not the record's fault:
-:func:`interrupt` gives its attempt back.
+:func:`interrupt` gives its attempt back; nor is Zoho's daily budget running out: :func:`defer`
+gives the claim back until the budget's reset, attempt not counted.
 """
 
 from __future__ import annotations
@@ -295,6 +296,56 @@ def interrupt(engine: sa.Engine, claims: Sequence[Claim], *, worker: str, reason
                               error_message = :reason, finished_at = now()
                         WHERE id = ANY(:ids) AND status = 'in_progress'"""),
             {"ids": [c.log_id for c in claims if c.log_id is not None], "reason": reason})
+
+
+BUDGET_ERROR = "BUDGET"
+
+_DEFER_SQL = """
+WITH deferred AS (
+    UPDATE integration.zoho_sync_queue AS q
+       SET status = 'pending', attempts = greatest(q.attempts - :given_back, 0),
+           next_attempt_at = greatest(CAST(:until AS timestamptz), now()),
+           zoho_id = coalesce(CAST(:zoho_id AS text), q.zoho_id),
+           last_error_code = :code, last_error_message = :reason,
+           claimed_by = NULL, claimed_by_kind = NULL, claimed_until = NULL, updated_at = now()
+     WHERE q.entity = :entity AND q.record_key = :record_key AND q.claimed_by = :worker
+       AND q.status = 'in_progress'
+    RETURNING q.entity, q.record_key, q.record_id, q.attempts
+)
+INSERT INTO integration.zoho_sync_logs
+    (entity, record_key, record_id, operation, status, attempt, error_code, error_message,
+     zoho_id, run_id, started_at, finished_at)
+SELECT entity, record_key, record_id, 'budget', 'deferred', attempts + 1, :code, :reason,
+       :zoho_id, :worker, now(), now()
+  FROM deferred WHERE CAST(:log_id AS bigint) IS NULL
+"""
+
+
+def defer(engine: sa.Engine, claims: Sequence[Claim], *, worker: str, until: datetime,
+          reason: str, zoho_ids: Mapping[str, str | None] | None = None) -> None:
+    """Give back claims the daily Zoho budget cannot pay for: due again at ``until`` (the
+    window's reset), no attempt counted, logged ``deferred`` with error BUDGET.
+
+    An unstarted claim keeps its attempts; a started one (Zoho or our ledger refused a call
+    mid-attempt) gets its attempt back like :func:`interrupt`, keeps the Zoho id it reached
+    (``zoho_ids``) and has its open log row completed. What Zoho stored is adopted next time.
+    """
+    if not claims:
+        return
+    ids = zoho_ids or {}
+    with engine.begin() as conn:
+        conn.execute(sa.text(_DEFER_SQL), [
+            {"entity": c.entity, "record_key": c.record_key, "worker": worker, "until": until,
+             "reason": reason, "code": BUDGET_ERROR, "zoho_id": ids.get(c.record_key),
+             "given_back": 1 if c.log_id is not None else 0, "log_id": c.log_id}
+            for c in claims])
+        started = [c.log_id for c in claims if c.log_id is not None]
+        if started:
+            conn.execute(sa.text(
+                "UPDATE integration.zoho_sync_logs SET status = 'deferred', error_code = :code,"
+                " error_message = :reason || ' (attempt not counted)', finished_at = now()"
+                " WHERE id = ANY(:ids) AND status = 'in_progress'"),
+                {"ids": started, "code": BUDGET_ERROR, "reason": reason})
 
 
 def database_now(engine: sa.Engine) -> datetime:

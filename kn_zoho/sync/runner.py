@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import psycopg
@@ -18,6 +18,7 @@ from kn_zoho.env import env_number
 from kn_zoho.storefront import leases, queue
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
+from kn_zoho.zoho import budget
 from kn_zoho.zoho.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class SyncReport:
     entity: str
     results: list[RecordResult] = field(default_factory=list)
     api_calls: int = 0
+    paused: str | None = None  # the pass stopped early: the daily Zoho budget is spent
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -155,8 +157,34 @@ class _Pass:
                 continue  # our leases broke and another run has these records now
             began = datetime.now(UTC)
             outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
+            self._defer_spent(outcomes)
             self._record(outcomes, began)
             self.started = []
+
+    def _defer_spent(self, outcomes: Mapping[str, Outcome]) -> None:
+        """Records whose calls the daily budget refused (our ledger, or Zoho's code 45) cost
+        no attempt: they and the rest of the pass wait for the budget's reset."""
+        spent = [c for c in self.started if _budget_refusal(outcomes[c.record_key])]
+        if not spent:
+            return
+        pause = budget.pause_for(self.engine, self.flow.entity)
+        if pause is None:  # Zoho said spent and no ledger knows more: probe again later
+            wait = timedelta(seconds=budget.BudgetSettings.from_env().probe_seconds)
+            pause = budget.BudgetPause(budget.product_of(self.flow.entity) or budget.BOOKS,
+                                       datetime.now(UTC) + wait,
+                                       "Zoho's daily limit reached (code 45), trying again "
+                                       f"at {budget.resumes_at_text(datetime.now(UTC) + wait)}")
+        deferred = spent + self.unstarted
+        queue.defer(self.engine, deferred, worker=self.worker, until=pause.resets_at,
+                    reason=pause.message,
+                    zoho_ids={c.record_key: outcomes[c.record_key].zoho_id for c in spent})
+        self.report.results += [RecordResult(
+            self.flow.entity, c.record_key, "pending", "budget", c.attempt,
+            outcomes[c.record_key].zoho_id if c in spent else None, queue.BUDGET_ERROR,
+            pause.message) for c in deferred]
+        self.started = [c for c in self.started if c not in spent]
+        self.unstarted = []
+        self.report.paused = pause.message
 
     def _record(self, outcomes: Mapping[str, Outcome], began: datetime) -> None:
         results = []
@@ -223,16 +251,25 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     # A flow's preflight (e.g. the CRM field check) runs before anything is claimed, so an org
     # set up wrongly stops the flow with its error and leaves every record as it was.
     preflight = getattr(flow, "preflight", None)
+    priority = budget.PRIORITY_OF_ENTITY.get(flow.entity, budget.Priority.SALES)
     try:
+        pause = budget.pause_for(engine, flow.entity)
+        if pause is not None:  # not even the preflight's calls: the budget is spent
+            _report_pause(state.report, keys, pause)
+            return state.report
         if preflight is not None and (keys or queue.due_records(engine, flow.entity, limit=1)):
             preflight()
-        with Heartbeat(engine, worker, settings):
+        with Heartbeat(engine, worker, settings), budget.spending(priority):
             pass_start = queue.database_now(engine)
             breakable: list[str] = []
             if force and keys:
                 breakable = _settle_holders(engine, flow.entity, keys, worker, is_run_alive,
                                             state.report)
             for batch_keys in _key_batches(keys, batch_size):
+                pause = budget.pause_for(engine, flow.entity)
+                if pause is not None:  # claim nothing: no record loses time or an attempt
+                    _report_pause(state.report, keys, pause)
+                    break
                 claims = queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
                                      keys=batch_keys, force=force, lease=settings.lease,
                                      kind=kind, due_before=pass_start,
@@ -240,6 +277,8 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
                 if not claims and keys is None:
                     break
                 state.attempt(claims, per_attempt)
+                if state.report.paused:
+                    break
     except Exception as exc:
         if not is_infrastructure_error(exc):
             raise
@@ -279,6 +318,24 @@ def _settle_holders(engine: sa.Engine, entity: str, keys: Sequence[str], worker:
                 f"finished, or release it with `kn-zoho queue release {hold.holder}` if it "
                 "is gone"))
     return breakable
+
+
+def _report_pause(report: SyncReport, keys: Sequence[str] | None,
+                  pause: budget.BudgetPause) -> None:
+    """The pass stops for the budget; named records it did not reach are reported waiting
+    (their partitions say why), untouched in the queue."""
+    report.paused = pause.message
+    reached = {r.record_key for r in report.results}
+    report.results += [RecordResult(report.entity, key, "pending", "budget", 0, None,
+                                    queue.BUDGET_ERROR, pause.message)
+                       for key in keys or () if key not in reached]
+
+
+def _budget_refusal(outcome: Outcome) -> bool:
+    """A call refused because the day's allowance is spent: our ledger's BUDGET or Books'
+    code 45 (see kn_zoho/zoho/budget.py)."""
+    return (not outcome.ok and outcome.transient
+            and outcome.error_code in (queue.BUDGET_ERROR, "45"))
 
 
 def _attempt(engine: sa.Engine, flow: Flow, claims: Sequence[Claim], *, force: bool

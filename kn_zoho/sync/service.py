@@ -96,6 +96,8 @@ def summary(engine: sa.Engine | None, reports: Sequence[SyncReport]) -> dict[str
         "dead": sum(r.count("dead") for r in reports),
         "retrying": sum(r.count("pending") for r in reports),
     }
+    if any(r.paused for r in reports):  # the daily Zoho budget stopped these flows
+        result["paused"] = {r.entity: r.paused for r in reports if r.paused}
     if any(r.count("leased") for r in reports):
         result["refused_leased"] = sum(r.count("leased") for r in reports)
     if engine is not None:

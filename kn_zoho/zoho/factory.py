@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from kn_zoho.zoho.auth import TokenStore, load_secret_key
 from kn_zoho.zoho.books import BooksClient
+from kn_zoho.zoho.budget import CallBudget, PostgresCallBudget
 from kn_zoho.zoho.config import ZohoConfig
 from kn_zoho.zoho.crm import CrmClient
 from kn_zoho.zoho.http import HttpSettings, ZohoHttp
@@ -41,12 +42,15 @@ def build_zoho_clients(
     embedded_default: bool = False,
     settings: HttpSettings | None = None,
     rate_limiter: RateLimiter | None = None,
+    budget: CallBudget | None = None,
 ) -> ZohoClients:
     """CRM and Books clients on the storefront database's token store and rate limits.
 
     ``secret_key`` defaults to :func:`load_secret_key` (``embedded_default``: the database is
     the embedded demo one, so a key file may be generated). The rate limiter defaults to the
-    Postgres one shared by every process. Log redaction is switched on for the process.
+    Postgres one shared by every process, and so does the daily call budget
+    (:class:`PostgresCallBudget`, allowances from the environment). Log redaction is
+    switched on for the process.
     """
     install_log_redaction()
     settings = settings or HttpSettings.from_env()
@@ -63,6 +67,7 @@ def build_zoho_clients(
         settings=settings,
         rate_limiter=rate_limiter or PostgresRateLimiter(engine),
         session=session,
+        budget=budget or PostgresCallBudget(engine),
     )
     return ZohoClients(
         config=config,

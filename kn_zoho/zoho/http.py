@@ -6,6 +6,11 @@ call with exponential backoff and full jitter (honouring ``Retry-After``), excep
 retry could apply a write twice: a POST that timed out or got a 5xx may already be stored, so
 it is raised with ``outcome_unknown`` for the caller to look up before re-creating.
 A 401 for an expired token gets one token refresh and one retry.
+
+With a :class:`~kn_zoho.zoho.budget.CallBudget`, every call sent is counted against the
+organization's daily allowance first (nothing is sent once it is spent: ZohoBudgetSpent), a
+Books code 45 marks the allowance spent, and CRM's ``X-API-CREDITS-REMAINING`` corrects the
+credit count.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from kn_zoho.zoho.auth import AccessToken
+from kn_zoho.zoho.budget import CRM_ACCOUNT, CallBudget, ZohoBudgetSpent, call_cost
 from kn_zoho.zoho.errors import (
     ZohoAuthError,
     ZohoError,
@@ -95,10 +101,12 @@ class ZohoHttp:
         rate_limiter: RateLimiter | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        budget: CallBudget | None = None,
     ) -> None:
         self.tokens = tokens
         self.settings = settings or HttpSettings()
         self._limiter = rate_limiter or LocalRateLimiter()
+        self.budget = budget
         self._session = session or requests.Session()
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -119,6 +127,8 @@ class ZohoHttp:
             return self._rate_limited
 
     def close(self) -> None:
+        if self.budget is not None:
+            self.budget.close()
         self._session.close()
 
     def request(
@@ -145,6 +155,8 @@ class ZohoHttp:
             {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
         )
         bucket, limit = self._bucket(product, params)
+        account = CRM_ACCOUNT if product == CRM else bucket.split(":", 1)[1]
+        cost = call_cost(product, method, json)
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         attempt = 0
@@ -152,6 +164,8 @@ class ZohoHttp:
         while True:
             attempt += 1
             try:
+                if self.budget is not None:
+                    self.budget.take(product, account, cost)
                 token = self.tokens.get()
                 wait = self._limiter.reserve(bucket, limit)
                 if wait > 0:
@@ -163,9 +177,15 @@ class ZohoHttp:
                     log.info("Zoho %s refused the access token; refreshing it once", product)
                     self.tokens.invalidate(token.value)
                     continue
+                self._observe_credits(product, response)
                 return _reply(product, response, record_errors)
+            except ZohoBudgetSpent:
+                raise
             except ZohoError as exc:
                 error = exc
+            if (isinstance(error, ZohoRateLimitError) and error.daily
+                    and self.budget is not None):
+                self.budget.refused(product, account)
             if isinstance(error, ZohoAuthError) and error.http_status == 401:
                 with self._lock:
                     self._auth_refused_until[product] = time.monotonic() + _AUTH_FAILURE_MEMORY
@@ -186,6 +206,15 @@ class ZohoHttp:
                 self._sleep(delay)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _observe_credits(self, product: str, response: requests.Response) -> None:
+        """CRM's ``X-API-CREDITS-REMAINING`` (sent once half the credits are used, see
+        kn_zoho/zoho/budget.py) corrects the count."""
+        if product != CRM or self.budget is None:
+            return
+        header = response.headers.get("X-API-CREDITS-REMAINING", "").strip()
+        if header.isdigit():
+            self.budget.observe_remaining(CRM, CRM_ACCOUNT, int(header))
 
     def _bucket(self, product: str, params: Mapping[str, object] | None) -> tuple[str, RateLimit]:
         if product == CRM:

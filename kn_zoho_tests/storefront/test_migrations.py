@@ -13,7 +13,7 @@ INTEGRATION_TABLES = ["zoho_sync_queue", "zoho_sync_logs", "zoho_oauth_tokens",
                       "zoho_rate_limits", "stock_movements", "schema_migrations",
                       "sensor_launches",
                       "stock_pushes", "stock_invoices", "stock_levels", "zoho_settings_cache",
-                      "stock_credit_notes"]
+                      "stock_credit_notes", "zoho_call_budgets"]
 
 REQUIRED_COLUMNS = {
     ("public", "users"): ["id", "email", "full_name", "phone", "company", "gstin",

@@ -22,6 +22,7 @@ from kn_zoho.sync.stock.ledger import Pending, pending, unknown_outcome
 from kn_zoho.sync.stock.location import add_location_stock, location_units
 from kn_zoho.sync.stock.lock import books_stock_lock
 from kn_zoho.zoho.books import ALL_ITEMS, BooksClient
+from kn_zoho.zoho.budget import Priority, at_priority
 from kn_zoho.zoho.errors import ZohoError
 
 
@@ -173,6 +174,7 @@ def _apply(conn: sa.Connection, items: dict[str, dict[str, Any]],
     return levels
 
 
+@at_priority(Priority.STOCK)  # stock may use the reserve the other flows leave
 def pull(engine: sa.Engine, books: BooksClient, location_id: str | None = None) -> PullReport:
     """One pull under the organization's stock lock: snapshot, then storefront = Books + P
     (Books: the organization's stock, or ``location_id``'s; see location.py)."""

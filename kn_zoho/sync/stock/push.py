@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from kn_zoho.sync.books.common import refused_for_good
 from kn_zoho.sync.stock.lock import books_stock_lock
 from kn_zoho.zoho.books import BooksClient
+from kn_zoho.zoho.budget import Priority, at_priority
 from kn_zoho.zoho.errors import ZohoError
 
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -156,6 +157,7 @@ def _send(engine: sa.Engine, books: BooksClient, push_id: int, reference: str,
     report.pushed_skus += [line["sku"] for line in lines]
 
 
+@at_priority(Priority.STOCK)  # stock may use the reserve the other flows leave
 def push(engine: sa.Engine, books: BooksClient, location_id: str | None = None) -> PushReport:
     """One push cycle under the organization's stock lock: settle earlier pushes, then send
     at most one adjustment with every product's netted non-sale change (at ``location_id``,

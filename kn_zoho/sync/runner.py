@@ -40,8 +40,9 @@ class Flow(Protocol):
         """Try to sync the claimed records; one outcome per record key."""
         ...
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        """Store Zoho's id on the storefront row (same transaction as the queue update)."""
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        """Store Zoho's ids of the successful records ``done`` on their storefront rows, in a
+        constant number of statements (same transaction as the queue update)."""
         ...
 
     def api_calls(self) -> int:
@@ -159,20 +160,19 @@ class _Pass:
             self.started = []
 
     def _record(self, outcomes: Mapping[str, Outcome], began: datetime) -> None:
-        results = []
+        """The group's outcomes in one transaction of a constant number of statements: the
+        flow's write-backs (one per storefront table), then queue and log (one)."""
+        done = [(claim, outcomes[claim.record_key]) for claim in self.started]
         with self.engine.begin() as conn:
-            for claim in self.started:
-                outcome = outcomes[claim.record_key]
-                if outcome.ok:
-                    self.flow.write_back(conn, claim, outcome)
-                status = queue.finish(conn, claim, outcome, worker=self.worker,
-                                      run_id=self.worker, retry_base_seconds=self.base,
-                                      started_at=began)
-                results.append(RecordResult(
-                    self.flow.entity, claim.record_key, status, outcome.operation,
-                    claim.attempt, outcome.zoho_id, outcome.error_code, outcome.error_message,
-                    outcome.metadata))
-        self.report.results += results
+            self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
+                                        if outcome.ok])
+            statuses = queue.finish_many(conn, done, worker=self.worker, run_id=self.worker,
+                                         retry_base_seconds=self.base, started_at=began)
+        self.report.results += [
+            RecordResult(self.flow.entity, claim.record_key, statuses[claim.record_key],
+                         outcome.operation, claim.attempt, outcome.zoho_id, outcome.error_code,
+                         outcome.error_message, outcome.metadata)
+            for claim, outcome in done]
 
     def give_back(self, reason: str) -> str:
         """After an infrastructure error: started attempts do not count, unstarted claims are

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from kn_zoho.mapping.books import TaxTable, estimate_from_quote
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     Refused,
@@ -21,7 +22,6 @@ from kn_zoho.sync.books.common import (
     _rows,
     _settle,
     _setup_failure,
-    _write_back,
     books_api_calls,
     create_or_adopt,
     document_metadata,
@@ -267,5 +267,5 @@ class EstimatesFlow(_DocumentFlow):
         progress.metadata.update(document_metadata(estimate))
         return progress.success()
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        _write_back(conn, "b2b_quotes", claim, outcome)
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        store_zoho_ids(conn, "b2b_quotes", "zoho_books_id", done)

@@ -36,7 +36,7 @@ def store_zoho_ids(conn: sa.Connection, table: str, column: str,
     if not ids:
         return
     conn.execute(sa.text(
-        f"UPDATE public.{table} AS t SET {column} = v.zoho_id "  # noqa: S608 - fixed names
+        f"UPDATE public.{table} SET {column} = v.zoho_id "  # noqa: S608 - fixed names
         "FROM unnest(CAST(:ids AS uuid[]), CAST(:zoho_ids AS text[])) AS v(id, zoho_id) "
-        f"WHERE t.id = v.id AND t.{column} IS DISTINCT FROM v.zoho_id"),
+        f"WHERE {table}.id = v.id AND {table}.{column} IS DISTINCT FROM v.zoho_id"),
         {"ids": list(ids), "zoho_ids": list(ids.values())})

@@ -14,7 +14,8 @@ customer, invoice, mark sent, payment) it times:
 and prints records/s, the Zoho calls each made (they must match), and real/book, the
 client-side overhead of the sync over the reference (target: at most 1.5).
 
-    python benchmarks/sync_throughput.py --server-url postgresql://postgres@127.0.0.1:5432/postgres \
+    python benchmarks/sync_throughput.py \
+        --server-url postgresql://postgres@127.0.0.1:5432/postgres \
         [--users 2000] [--orders 300] [--products 40] [--repeat 3] [--profile crm|books]
 
 --profile prints the top cumulative costs (cProfile) of one extra real run.
@@ -41,15 +42,15 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import raw_reference  # noqa: E402 - the sibling module, found through the line above
+import raw_reference
 
-from kn_zoho.sandbox import credentials  # noqa: E402
-from kn_zoho.storefront import db, migrations  # noqa: E402
-from kn_zoho.storefront.seed import seed  # noqa: E402
-from kn_zoho.sync.books.common import organization_state  # noqa: E402
-from kn_zoho.sync.service import books_flows, crm_flows, run_flows, summary  # noqa: E402
-from kn_zoho.zoho.config import ZohoConfig  # noqa: E402
-from kn_zoho.zoho.factory import build_zoho_clients  # noqa: E402
+from kn_zoho.sandbox import credentials
+from kn_zoho.storefront import db, migrations
+from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.books.common import organization_state
+from kn_zoho.sync.service import books_flows, crm_flows, run_flows, summary
+from kn_zoho.zoho.config import ZohoConfig
+from kn_zoho.zoho.factory import build_zoho_clients
 
 LIFTED = 10_000_000  # calls per minute, Zoho's limits lifted on both sides
 SANDBOX = ("from kn_zoho.sandbox.config import SandboxConfig; "

@@ -191,9 +191,10 @@ RETURNING id, record_key, attempt
 """
 
 
-def start(engine: sa.Engine, claims: Sequence[Claim], *, worker: str, run_id: str,
+def start(conn: sa.Connection, claims: Sequence[Claim], *, worker: str, run_id: str,
           kind: str = "cli", lease: timedelta = DEFAULT_LEASE) -> list[Claim]:
-    """Begin the attempts of ``claims`` the worker still holds, before any Zoho call.
+    """Begin the attempts of ``claims`` the worker still holds, before any Zoho call, in the
+    caller's transaction (which must commit before that call).
 
     Counts each attempt and logs it ``in_progress`` (so a killed worker leaves a trace and
     a count), and renews the leases. Returns the claims still held, with their attempt
@@ -201,11 +202,10 @@ def start(engine: sa.Engine, claims: Sequence[Claim], *, worker: str, run_id: st
     """
     if not claims:
         return []
-    with engine.begin() as conn:
-        rows = conn.execute(sa.text(_START_SQL), {
-            "entity": claims[0].entity, "keys": [c.record_key for c in claims],
-            "worker": worker, "run_id": run_id, "kind": kind,
-            "lease_seconds": lease.total_seconds()}).all()
+    rows = conn.execute(sa.text(_START_SQL), {
+        "entity": claims[0].entity, "keys": [c.record_key for c in claims],
+        "worker": worker, "run_id": run_id, "kind": kind,
+        "lease_seconds": lease.total_seconds()}).all()
     started = {row.record_key: row for row in rows}
     return [replace(c, attempt=started[c.record_key].attempt, log_id=started[c.record_key].id)
             for c in claims if c.record_key in started]

@@ -5,7 +5,9 @@ storefront (same mapping functions, so the sandbox does the same work), with bar
 ``requests`` and no runner: no token store, no rate limiter, no retries, no lookups before a
 create. ``bookkeeping=True`` adds what any sync must do in the database, in a few statements
 per batch of 100: claim the due queue rows, load their storefront rows, and after the calls
-write back the Zoho ids, update the queue rows and insert the log rows.
+write back the Zoho ids, update the queue rows and insert the log rows. ``per_record=True``
+(Books) records each order on its own instead, as the real flow does for crash safety: one
+statement starting its attempt before its calls, one transaction recording it after.
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ INSERT INTO integration.zoho_sync_logs
 SELECT :entity, k, r, 'create', 'success', a, z, :worker, now(), now()
   FROM unnest(CAST(:keys AS text[]), CAST(:ids AS uuid[]), CAST(:attempts AS integer[]),
               CAST(:zoho_ids AS text[])) AS d(k, r, a, z)
+""")
+
+
+_START_ONE = sa.text("""
+WITH started AS (
+    UPDATE integration.zoho_sync_queue SET attempts = attempts + 1, updated_at = now()
+     WHERE entity = :entity AND record_key = :key RETURNING record_key, record_id, attempts)
+INSERT INTO integration.zoho_sync_logs
+    (entity, record_key, record_id, operation, status, attempt, run_id, started_at)
+SELECT :entity, record_key, record_id, 'attempt', 'in_progress', attempts, 'raw', now()
+  FROM started
 """)
 
 
@@ -171,7 +184,7 @@ def crm_contacts(engine: sa.Engine, base_url: str, *, bookkeeping: bool) -> int:
 
 
 def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
-                   seller_state: str) -> int:
+                   seller_state: str, per_record: bool = False) -> int:
     """Products -> items, then paid orders -> customer (when new), invoice, mark sent,
     payment, after the listings the real run makes; returns the records synced."""
     zoho = Zoho(base_url)
@@ -193,24 +206,44 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
     names: set[str] = set()
     for claimed, orders in _batches(engine, "books_invoice", "orders", bookkeeping):
         lines, users = _order_details(engine, orders)
-        ids = {}
-        new_customers = {}
+        ids: dict[uuid.UUID, str] = {}
+        new_customers: dict[uuid.UUID, str] = {}
         for order in orders:
+            one = _one(claimed, order["id"]) if per_record else None
+            if one is not None:
+                with engine.begin() as conn:
+                    conn.execute(_START_ONE, {"entity": "books_invoice", "key": one.keys[0]})
             user = users[order["user_id"]]
             if user["id"] not in customers:
                 customers[user["id"]] = new_customers[user["id"]] = _customer(zoho, user, names)
             ids[order["id"]] = _invoice(zoho, order, lines.get(order["id"], []), user,
                                         customers[user["id"]], item_ids, taxes, seller_state)
-        if bookkeeping:
-            with engine.begin() as conn:
-                conn.execute(sa.text(
-                    "UPDATE public.users SET zoho_books_id = d.z FROM unnest(CAST(:ids AS "
-                    "uuid[]), CAST(:zoho_ids AS text[])) AS d(i, z) WHERE users.id = d.i"),
-                    {"ids": list(new_customers), "zoho_ids": list(new_customers.values())})
+            if one is not None:
+                _link_customers(engine, new_customers)
+                _record(engine, "books_invoice", "orders", one, ids)
+                new_customers = {}
+        if bookkeeping and not per_record:
+            _link_customers(engine, new_customers)
             _record(engine, "books_invoice", "orders", claimed, ids)
         synced += len(ids)
     zoho.close()
     return synced
+
+
+def _one(claimed: Claimed, record_id: uuid.UUID) -> Claimed:
+    index = claimed.ids.index(record_id)
+    return Claimed([claimed.keys[index]], [record_id], [claimed.versions[index]],
+                   [claimed.attempts[index]])
+
+
+def _link_customers(engine: sa.Engine, customers: dict[uuid.UUID, str]) -> None:
+    """Customer ids onto their users, at once (as the real flow does)."""
+    if customers:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE public.users SET zoho_books_id = d.z FROM unnest(CAST(:ids AS uuid[]), "
+                "CAST(:zoho_ids AS text[])) AS d(i, z) WHERE users.id = d.i"),
+                {"ids": list(customers), "zoho_ids": list(customers.values())})
 
 
 def _order_details(engine: sa.Engine, orders: Sequence[dict[str, Any]]

@@ -43,6 +43,7 @@ class Claim:
     zoho_id: str | None
     log_id: int | None = None  # the attempt's log row, once started
     suspect: bool = False      # its last attempt's worker died: attempt it on its own
+    changed: bool = False      # its record changed after the claim (known once started)
 
 
 @dataclass(frozen=True)
@@ -181,13 +182,19 @@ WITH started AS (
            updated_at = now()
      WHERE entity = :entity AND record_key = ANY(:keys) AND claimed_by = :worker
        AND status = 'in_progress'
-    RETURNING entity, record_key, record_id, attempts
+    RETURNING entity, record_key, record_id, attempts,
+              change_version <> claimed_version AS changed
+), logged AS (
+    INSERT INTO integration.zoho_sync_logs
+        (entity, record_key, record_id, operation, status, attempt, run_id, run_kind,
+         started_at)
+    SELECT entity, record_key, record_id, 'attempt', 'in_progress', attempts, :run_id, :kind,
+           now()
+      FROM started
+    RETURNING id, record_key
 )
-INSERT INTO integration.zoho_sync_logs
-    (entity, record_key, record_id, operation, status, attempt, run_id, run_kind, started_at)
-SELECT entity, record_key, record_id, 'attempt', 'in_progress', attempts, :run_id, :kind, now()
-  FROM started
-RETURNING id, record_key, attempt
+SELECT logged.id, started.record_key, started.attempts AS attempt, started.changed
+  FROM started JOIN logged USING (record_key)
 """
 
 
@@ -198,7 +205,8 @@ def start(conn: sa.Connection, claims: Sequence[Claim], *, worker: str, run_id: 
 
     Counts each attempt and logs it ``in_progress`` (so a killed worker leaves a trace and
     a count), and renews the leases. Returns the claims still held, with their attempt
-    number and log row: a claim another run took over since (its lease broke) is left out.
+    number, log row and whether their record changed since the claim (what a flow read of
+    it before is stale): a claim another run took over since (its lease broke) is left out.
     """
     if not claims:
         return []
@@ -207,7 +215,8 @@ def start(conn: sa.Connection, claims: Sequence[Claim], *, worker: str, run_id: 
         "worker": worker, "run_id": run_id, "kind": kind,
         "lease_seconds": lease.total_seconds()}).all()
     started = {row.record_key: row for row in rows}
-    return [replace(c, attempt=started[c.record_key].attempt, log_id=started[c.record_key].id)
+    return [replace(c, attempt=started[c.record_key].attempt, log_id=started[c.record_key].id,
+                    changed=started[c.record_key].changed)
             for c in claims if c.record_key in started]
 
 

@@ -52,7 +52,9 @@ class Flow(Protocol):
     # Optional: ``records_per_attempt: int``, how many records one ``attempt`` call gets
     # (default: the whole claimed batch). Flows that make calls per record set 1, so each
     # record's outcome is recorded as soon as Zoho confirmed it and a record whose lease
-    # broke is skipped, not synced twice.
+    # broke is skipped, not synced twice. Such a flow may define ``prepare(engine, claims)``
+    # to read the whole batch once before its records are attempted; it must read a record
+    # again where its started claim says ``changed``.
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class _Pass:
         """
         self.unstarted = ([c for c in claims if not c.suspect]
                           + [c for c in claims if c.suspect])
+        _prepare(self.engine, self.flow, claims)
         known: tuple[Mapping[str, Outcome], datetime] | None = None  # of self.started
         while self.unstarted:
             size = 1 if self.unstarted[0].suspect else per_attempt
@@ -288,6 +291,20 @@ def _settle_holders(engine: sa.Engine, entity: str, keys: Sequence[str], worker:
                 f"finished, or release it with `kn-zoho queue release {hold.holder}` if it "
                 "is gone"))
     return breakable
+
+
+def _prepare(engine: sa.Engine, flow: Flow, claims: Sequence[Claim]) -> None:
+    """The flow's read of the whole batch, if it has one. Should it fail (a bug), the flow
+    reads each record when attempting it, so the failure shows on the records, not here."""
+    prepare = getattr(flow, "prepare", None)
+    if prepare is None or not claims:
+        return
+    try:
+        prepare(engine, claims)
+    except Exception as exc:
+        if is_infrastructure_error(exc):
+            raise
+        log.exception("%s flow could not read its batch of %d", flow.entity, len(claims))
 
 
 def _attempt(engine: sa.Engine, flow: Flow, claims: Sequence[Claim], *, force: bool

@@ -39,13 +39,19 @@ class _Batch:
     """What the records of one claimed batch need from the storefront, read at once; the
     rows are shared, so what one record links (a customer, an item) the next one sees."""
 
-    record_ids: set[Any]
+    attempts: set[tuple[str, int, int]]  # the claims read for (see ``_attempt_of``)
     documents: dict[Any, Row]
     lines: dict[Any, list[Row]]
     users: dict[Any, Row]
     products: dict[Any, Row]
     owners: dict[str, Row]
     shared_emails: set[str]
+
+
+def _attempt_of(claim: Claim) -> tuple[str, int, int]:
+    """One attempt of one version of a record: a batch read serves only the attempts it was
+    read for, never a later claim of the same record."""
+    return claim.record_key, claim.version, claim.attempt
 
 
 class _DocumentFlow:
@@ -70,13 +76,13 @@ class _DocumentFlow:
         documents, lines, users, products = _load_documents(
             engine, claims, self.table, self.line_table, self.line_key)
         owners, shared = _key_owners(engine, users.values(), products.values())
-        return _Batch({claim.record_id for claim in claims}, documents, lines, users, products,
-                      owners, shared)
+        return _Batch({_attempt_of(claim) for claim in claims}, documents, lines, users,
+                      products, owners, shared)
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
         batch = self._batch
-        if batch is None or any(claim.changed or claim.record_id not in batch.record_ids
+        if batch is None or any(claim.changed or _attempt_of(claim) not in batch.attempts
                                 for claim in claims):
             batch = self._read(engine, claims)
         documents, lines, users, products = (batch.documents, batch.lines, batch.users,

@@ -18,7 +18,8 @@ client-side overhead of the sync over the reference (target: at most 1.5).
 
     python benchmarks/sync_throughput.py \
         --server-url postgresql://postgres@127.0.0.1:5432/postgres \
-        [--users 2000] [--orders 300] [--products 40] [--repeat 3] [--profile crm|books]
+        [--users 2000] [--orders 300] [--products 40] [--repeat 3] [--only crm|books] \
+        [--profile crm|books]
 
 --profile prints the top cumulative costs (cProfile) of one extra real run.
 """
@@ -210,6 +211,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--products", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=("crm", "books"), help="measure one suite only")
     parser.add_argument("--profile", choices=("crm", "books"))
     options = parser.parse_args()
     os.environ["KN_ZOHO_CRM_CALLS_PER_MINUTE"] = os.environ[
@@ -246,6 +248,8 @@ def main() -> int:
     try:
         with _sandbox() as base_url:
             for name, (fill, runs) in suites.items():
+                if options.only not in (None, name):
+                    continue
                 results[name] = _compare(f"sync {name}", databases, base_url, fill, runs,
                                          options.repeat)
             if options.profile:

@@ -48,6 +48,26 @@ class _Batch:
     shared_emails: set[str]
 
 
+def _relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
+    """The batch was read at its claim: a customer or item another run linked since (links
+    are no captured change) is taken from the rows now, in one query, before anything is
+    looked up or created in Books for lack of it."""
+    users = [user["id"]] if not user.get("zoho_books_id") else []
+    unlinked = {product["id"]: product for product in products
+                if not product.get("zoho_books_id")}
+    if not users and not unlinked:
+        return
+    with engine.connect() as conn:
+        linked = dict(conn.execute(sa.text(
+            "SELECT id, zoho_books_id FROM public.users WHERE id = ANY(:users) "
+            "AND zoho_books_id IS NOT NULL UNION ALL SELECT id, zoho_books_id "
+            "FROM public.products WHERE id = ANY(:products) AND zoho_books_id IS NOT NULL"),
+            {"users": users, "products": list(unlinked)}).all())
+    for row in [user, *unlinked.values()]:
+        if row["id"] in linked:
+            row["zoho_books_id"] = linked[row["id"]]
+
+
 def _attempt_of(claim: Claim) -> tuple[str, int, int]:
     """One attempt of one version of a record: a batch read serves only the attempts it was
     read for, never a later claim of the same record."""
@@ -129,6 +149,7 @@ class _DocumentFlow:
                         products: Mapping[Any, Row], progress: _Progress
                         ) -> tuple[str, dict[str, str]]:
         """The customer and every line's item in Books, created if missing, ids stored."""
+        _relink(engine, user, [products[line["product_id"]] for line in lines])
         customer_id = user.get("zoho_books_id")
         if not customer_id:
             shared = str(user.get("email") or "").strip().lower() in self._shared_emails

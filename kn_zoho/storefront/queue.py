@@ -238,6 +238,12 @@ WITH outcome AS (
       AS o(record_key, record_id, version, attempt, status, log_status,
            delay_seconds, ok, payload_hash, zoho_id, error_code, error_message, operation,
            log_id)
+), locked AS (
+    -- rows locked in key order, as a run that took some over (broken leases) locks them
+    SELECT record_key FROM integration.zoho_sync_queue
+     WHERE entity = :entity AND record_key = ANY(CAST(:keys AS text[])) AND claimed_by = :worker
+     ORDER BY record_key
+       FOR UPDATE
 ), queued AS (
     UPDATE integration.zoho_sync_queue AS q
        SET status = CASE
@@ -257,7 +263,7 @@ WITH outcome AS (
            claimed_by_kind = NULL,
            claimed_until = NULL,
            updated_at = now()
-      FROM outcome AS o
+      FROM outcome AS o JOIN locked USING (record_key)
      WHERE q.entity = :entity AND q.record_key = o.record_key AND q.claimed_by = :worker
     RETURNING q.record_key, q.status
 ), completed AS (

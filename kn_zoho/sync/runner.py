@@ -146,45 +146,41 @@ class _Pass:
         last worker died go last and alone, so a record that kills its worker never costs
         the others an attempt.
 
-        A group's outcomes are recorded before any further Zoho call: in the transaction
-        that starts the next group (one commit for both), or on their own after the last.
+        Recording a group and starting the next stay two transactions: one would lock the
+        first group's queue rows, then the next's, and a run that took some of them over
+        (broken leases) could lock them the other way round (a deadlock).
         """
         self.unstarted = ([c for c in claims if not c.suspect]
                           + [c for c in claims if c.suspect])
         _prepare(self.engine, self.flow, claims)
-        known: tuple[Mapping[str, Outcome], datetime] | None = None  # of self.started
         while self.unstarted:
             size = 1 if self.unstarted[0].suspect else per_attempt
             group = [c for c in self.unstarted[:size] if c.suspect == self.unstarted[0].suspect]
             with self.engine.begin() as conn:
-                results = self._record(conn, *known) if known else []
-                started = queue.start(conn, group, worker=self.worker, run_id=self.worker,
-                                      kind=self.kind, lease=self.lease.lease)
-            self.report.results += results
-            self.started, known = started, None
+                self.started = queue.start(conn, group, worker=self.worker, run_id=self.worker,
+                                           kind=self.kind, lease=self.lease.lease)
             self.unstarted = self.unstarted[len(group):]
             if not self.started:
                 continue  # our leases broke and another run has these records now
             began = datetime.now(UTC)
-            known = _attempt(self.engine, self.flow, self.started, force=self.force), began
-        if known:
-            with self.engine.begin() as conn:
-                results = self._record(conn, *known)
-            self.report.results += results
-        self.started = []
+            outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
+            self._record(outcomes, began)
+            self.started = []
 
-    def _record(self, conn: sa.Connection, outcomes: Mapping[str, Outcome], began: datetime
-                ) -> list[RecordResult]:
-        """The started group's outcomes in a constant number of statements: the flow's
-        write-backs (one per storefront table), then queue and log (one)."""
+    def _record(self, outcomes: Mapping[str, Outcome], began: datetime) -> None:
+        """The group's outcomes in one transaction of a constant number of statements: the
+        flow's write-backs (one per storefront table), then queue and log (one)."""
         done = [(claim, outcomes[claim.record_key]) for claim in self.started]
-        self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done if outcome.ok])
-        statuses = queue.finish_many(conn, done, worker=self.worker, run_id=self.worker,
-                                     retry_base_seconds=self.base, started_at=began)
-        return [RecordResult(self.flow.entity, claim.record_key, statuses[claim.record_key],
-                             outcome.operation, claim.attempt, outcome.zoho_id,
-                             outcome.error_code, outcome.error_message, outcome.metadata)
-                for claim, outcome in done]
+        with self.engine.begin() as conn:
+            self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
+                                        if outcome.ok])
+            statuses = queue.finish_many(conn, done, worker=self.worker, run_id=self.worker,
+                                         retry_base_seconds=self.base, started_at=began)
+        self.report.results += [
+            RecordResult(self.flow.entity, claim.record_key, statuses[claim.record_key],
+                         outcome.operation, claim.attempt, outcome.zoho_id, outcome.error_code,
+                         outcome.error_message, outcome.metadata)
+            for claim, outcome in done]
 
     def give_back(self, reason: str) -> str:
         """After an infrastructure error: started attempts do not count, unstarted claims are

@@ -32,10 +32,10 @@ from starlette.routing import Route
 from kn_zoho.sandbox.crm_common import (
     CrmService,
     RecordError,
+    Records,
     crm_error,
     item_error,
     module_of,
-    same_value,
 )
 from kn_zoho.sandbox.crm_layout import (
     OWNER,
@@ -158,8 +158,8 @@ def _check_mandatory(fields: Layout, index: int, values: dict[str, Any]) -> None
 
 # --- storage --------------------------------------------------------------------------------
 
-def _matches(records: dict[str, dict[str, Any]], name: str, value: Any) -> list[dict[str, Any]]:
-    return [record for record in records.values() if same_value(record.get(name), value)]
+def _matches(records: Records, name: str, value: Any) -> list[dict[str, Any]]:
+    return records.matching(name, value)
 
 
 def _duplicate_error(module: str, index: int, name: str,
@@ -173,7 +173,7 @@ def _duplicate_error(module: str, index: int, name: str,
 
 
 def _check_unique(module: str, fields: Layout, index: int, values: dict[str, Any],
-                  records: dict[str, dict[str, Any]], own_id: str | None = None) -> None:
+                  records: Records, own_id: str | None = None) -> None:
     """A unique field refuses a value another record already holds."""
     for name in unique_fields(fields):
         value = values.get(name)
@@ -225,8 +225,7 @@ def _write_reply(items: list[dict[str, Any]], all_ok_status: int) -> JSONRespons
 
 # --- handlers -------------------------------------------------------------------------------
 
-RecordWriter = Callable[[SandboxState, str, Layout, int, Any, dict[str, dict[str, Any]]],
-                        dict[str, Any]]
+RecordWriter = Callable[[SandboxState, str, Layout, int, Any, Records], dict[str, Any]]
 
 
 async def _write(request: Request, state: SandboxState,
@@ -240,12 +239,15 @@ async def _write(request: Request, state: SandboxState,
     with state.lock:
         fields = layout(state, module)
         write_one = writer(fields, check_fields)
-        records = state.collection("crm", module)
+        records = Records(state.collection("crm", module))
         for index, raw in enumerate(data):
             try:
-                items.append(write_one(state, module, fields, index, raw, records))
+                item = write_one(state, module, fields, index, raw, records)
             except RecordError as error:
-                items.append(error.item)
+                item = error.item
+            else:
+                records.written(item["details"]["id"])
+            items.append(item)
         state.save()
     return _write_reply(items, all_ok_status)
 
@@ -255,7 +257,7 @@ def _inserter(fields: Layout, check_fields: list[str] | None) -> RecordWriter:
     names = check_fields or []
 
     def insert_one(state: SandboxState, module: str, fields: Layout, index: int, raw: Any,
-                   records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                   records: Records) -> dict[str, Any]:
         values = _clean_record(fields, index, raw)
         _check_mandatory(fields, index, values)
         for name in names:
@@ -278,7 +280,7 @@ def _upserter(fields: Layout, check_fields: list[str] | None) -> RecordWriter:
     ordered: dict[str, list[str]] = {}
 
     def upsert_one(state: SandboxState, module: str, fields: Layout, index: int, raw: Any,
-                   records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                   records: Records) -> dict[str, Any]:
         if module not in ordered:
             ordered[module] = _check_fields(module, fields, check_fields)
         return _upsert_one(state, module, fields, index, _clean_record(fields, index, raw),
@@ -299,7 +301,7 @@ async def upsert_records(request: Request, state: SandboxState) -> Response:
 
 
 def _upsert_one(state: SandboxState, module: str, fields: Layout, index: int,
-                values: dict[str, Any], records: dict[str, dict[str, Any]],
+                values: dict[str, Any], records: Records,
                 check_fields: Iterable[str]) -> dict[str, Any]:
     duplicate_field = None
     for name in check_fields:
@@ -322,7 +324,7 @@ def _upsert_one(state: SandboxState, module: str, fields: Layout, index: int,
 
 def _updater(fields: Layout, check_fields: list[str] | None) -> RecordWriter:
     def update_one(state: SandboxState, module: str, fields: Layout, index: int, raw: Any,
-                   records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                   records: Records) -> dict[str, Any]:
         values = _clean_record(fields, index, raw)
         record = _record_to_update(records, index, raw.get("id"))
         _check_mandatory(fields, index, {**record, **values})
@@ -338,7 +340,7 @@ async def update_records(request: Request, state: SandboxState) -> Response:
     return await _write(request, state, _updater, 200)
 
 
-def _record_to_update(records: dict[str, dict[str, Any]], index: int,
+def _record_to_update(records: Records, index: int,
                       record_id: Any) -> dict[str, Any]:
     if record_id in (None, ""):
         raise RecordError(item_error("MANDATORY_NOT_FOUND", "required field not found",

@@ -1,4 +1,5 @@
-"""What every sandbox CRM endpoint shares: CRM's error shapes and the module check."""
+"""What every sandbox CRM endpoint shares: CRM's error shapes, the module check and how
+records are matched."""
 
 from __future__ import annotations
 
@@ -67,3 +68,57 @@ def same_value(left: Any, right: Any) -> bool:
     if isinstance(left, str) and isinstance(right, str):
         return left.strip().casefold() == right.strip().casefold()
     return left == right
+
+
+class Records:
+    """A module's records during one write request, with an index per field looked up, so a
+    batch of 100 costs one pass over the module, not three per record (the benchmarks need a
+    sandbox that is never the bottleneck). Only speed: what matches is ``same_value``, checked
+    on the live record, exactly as a scan would."""
+
+    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
+        self.records = records
+        self._by_field: dict[str, dict[Any, set[str]]] = {}
+        self._order: dict[str, int] = {}  # insertion order: matches come oldest first
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        return self.records.get(record_id)
+
+    def matching(self, name: str, value: Any) -> list[dict[str, Any]]:
+        key = _index_key(value)
+        if key is None:  # not hashable (a list): scan
+            return [r for r in self.records.values() if same_value(r.get(name), value)]
+        if name not in self._by_field:
+            self._by_field[name] = {}
+            for position, record_id in enumerate(self.records):
+                self._order.setdefault(record_id, position)
+                self._add(name, record_id)
+        ids = sorted(self._by_field[name].get(key, ()), key=self._order.__getitem__)
+        return [self.records[i] for i in ids
+                if i in self.records and same_value(self.records[i].get(name), value)]
+
+    def written(self, record_id: str) -> None:
+        """A record this request inserted or changed: index its values too (entries of its
+        old values are left, the live check above ignores them). Nothing to do before the
+        first lookup: building an index reads every record."""
+        if not self._by_field:
+            return
+        self._order.setdefault(record_id, len(self._order))
+        for name in self._by_field:
+            self._add(name, record_id)
+
+    def _add(self, name: str, record_id: str) -> None:
+        key = _index_key(self.records[record_id].get(name))
+        if key is not None:
+            self._by_field[name].setdefault(key, set()).add(record_id)
+
+
+def _index_key(value: Any) -> Any:
+    """What ``same_value`` compares, hashable: folded text, or the value; None if unhashable."""
+    if isinstance(value, str):
+        return value.strip().casefold()
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return value

@@ -10,7 +10,8 @@ records are due again when the short lease runs out.
 An attempt is *started* (:func:`start`) right before the flow works on the record: its
 attempt is counted and an ``in_progress`` log row written, so an attempt whose worker dies
 leaves a trace, and a record that kills its worker five times is dead-lettered by the next
-claim. Each outcome is recorded together with its log row in one transaction (:func:`finish`).
+claim. A batch's outcomes are recorded together with their log rows in one statement
+(:func:`finish_many`).
 An infrastructure failure (our database connection lost) is not the record's fault:
 :func:`interrupt` gives its attempt back; nor is Zoho's daily budget running out: :func:`defer`
 gives the claim back until the budget's reset, attempt not counted.
@@ -45,6 +46,7 @@ class Claim:
     zoho_id: str | None
     log_id: int | None = None  # the attempt's log row, once started
     suspect: bool = False      # its last attempt's worker died: attempt it on its own
+    changed: bool = False      # its record changed after the claim (known once started)
 
 
 @dataclass(frozen=True)
@@ -147,33 +149,41 @@ WITH started AS (
            updated_at = now()
      WHERE entity = :entity AND record_key = ANY(:keys) AND claimed_by = :worker
        AND status = 'in_progress'
-    RETURNING entity, record_key, record_id, attempts
+    RETURNING entity, record_key, record_id, attempts,
+              change_version <> claimed_version AS changed
+), logged AS (
+    INSERT INTO integration.zoho_sync_logs
+        (entity, record_key, record_id, operation, status, attempt, run_id, run_kind,
+         started_at)
+    SELECT entity, record_key, record_id, 'attempt', 'in_progress', attempts, :run_id, :kind,
+           now()
+      FROM started
+    RETURNING id, record_key
 )
-INSERT INTO integration.zoho_sync_logs
-    (entity, record_key, record_id, operation, status, attempt, run_id, run_kind, started_at)
-SELECT entity, record_key, record_id, 'attempt', 'in_progress', attempts, :run_id, :kind, now()
-  FROM started
-RETURNING id, record_key, attempt
+SELECT logged.id, started.record_key, started.attempts AS attempt, started.changed
+  FROM started JOIN logged USING (record_key)
 """
 
 
-def start(engine: sa.Engine, claims: Sequence[Claim], *, worker: str, run_id: str,
+def start(conn: sa.Connection, claims: Sequence[Claim], *, worker: str, run_id: str,
           kind: str = "cli", lease: timedelta = DEFAULT_LEASE) -> list[Claim]:
-    """Begin the attempts of ``claims`` the worker still holds, before any Zoho call.
+    """Begin the attempts of ``claims`` the worker still holds, before any Zoho call, in the
+    caller's transaction (which must commit before that call).
 
     Counts each attempt and logs it ``in_progress`` (so a killed worker leaves a trace and
     a count), and renews the leases. Returns the claims still held, with their attempt
-    number and log row: a claim another run took over since (its lease broke) is left out.
+    number, log row and whether their record changed since the claim (what a flow read of
+    it before is stale): a claim another run took over since (its lease broke) is left out.
     """
     if not claims:
         return []
-    with engine.begin() as conn:
-        rows = conn.execute(sa.text(_START_SQL), {
-            "entity": claims[0].entity, "keys": [c.record_key for c in claims],
-            "worker": worker, "run_id": run_id, "kind": kind,
-            "lease_seconds": lease.total_seconds()}).all()
+    rows = conn.execute(sa.text(_START_SQL), {
+        "entity": claims[0].entity, "keys": [c.record_key for c in claims],
+        "worker": worker, "run_id": run_id, "kind": kind,
+        "lease_seconds": lease.total_seconds()}).all()
     started = {row.record_key: row for row in rows}
-    return [replace(c, attempt=started[c.record_key].attempt, log_id=started[c.record_key].id)
+    return [replace(c, attempt=started[c.record_key].attempt, log_id=started[c.record_key].id,
+                    changed=started[c.record_key].changed)
             for c in claims if c.record_key in started]
 
 
@@ -182,81 +192,125 @@ def backoff_delay(attempt: int, base_seconds: float) -> timedelta:
     return timedelta(seconds=base_seconds * 2 ** (attempt - 1))
 
 
-_FINISH_SQL = """
-UPDATE integration.zoho_sync_queue AS q
-   SET status = CASE
-           -- the record changed while we synced it: sync the new version now
-           WHEN q.change_version <> :version THEN 'pending'
-           ELSE :status END,
-       attempts = CASE WHEN q.change_version <> :version THEN 0 ELSE :attempt END,
-       next_attempt_at = CASE WHEN q.change_version <> :version THEN now()
-                              ELSE now() + make_interval(secs => :delay_seconds) END,
-       synced_version = CASE WHEN :ok THEN :version ELSE q.synced_version END,
-       payload_hash = CASE WHEN :ok THEN coalesce(:payload_hash, q.payload_hash)
-                           ELSE q.payload_hash END,
-       zoho_id = coalesce(:zoho_id, q.zoho_id),
-       last_error_code = :error_code,
-       last_error_message = :error_message,
-       claimed_by = NULL,
-       claimed_by_kind = NULL,
-       claimed_until = NULL,
-       updated_at = now()
- WHERE q.entity = :entity AND q.record_key = :record_key AND q.claimed_by = :worker
-RETURNING q.status
+# One statement for a whole batch's outcomes: the queue rows, the started attempts' log rows
+# completed, and a finished log row for any attempt not started (see :func:`finish_many`).
+_FINISH_MANY_SQL = """
+WITH outcome AS (
+    SELECT * FROM unnest(
+        CAST(:keys AS text[]), CAST(:record_ids AS uuid[]),
+        CAST(:versions AS bigint[]), CAST(:attempts AS integer[]), CAST(:statuses AS text[]),
+        CAST(:log_statuses AS text[]), CAST(:delays AS float8[]), CAST(:oks AS boolean[]),
+        CAST(:hashes AS text[]), CAST(:zoho_ids AS text[]), CAST(:codes AS text[]),
+        CAST(:messages AS text[]), CAST(:operations AS text[]), CAST(:log_ids AS bigint[]))
+      AS o(record_key, record_id, version, attempt, status, log_status,
+           delay_seconds, ok, payload_hash, zoho_id, error_code, error_message, operation,
+           log_id)
+), locked AS (
+    -- rows locked in key order, as a run that took some over (broken leases) locks them
+    SELECT record_key FROM integration.zoho_sync_queue
+     WHERE entity = :entity AND record_key = ANY(CAST(:keys AS text[])) AND claimed_by = :worker
+     ORDER BY record_key
+       FOR UPDATE
+), queued AS (
+    UPDATE integration.zoho_sync_queue AS q
+       SET status = CASE
+               -- the record changed while we synced it: sync the new version now
+               WHEN q.change_version <> o.version THEN 'pending'
+               ELSE o.status END,
+           attempts = CASE WHEN q.change_version <> o.version THEN 0 ELSE o.attempt END,
+           next_attempt_at = CASE WHEN q.change_version <> o.version THEN now()
+                                  ELSE now() + make_interval(secs => o.delay_seconds) END,
+           synced_version = CASE WHEN o.ok THEN o.version ELSE q.synced_version END,
+           payload_hash = CASE WHEN o.ok THEN coalesce(o.payload_hash, q.payload_hash)
+                               ELSE q.payload_hash END,
+           zoho_id = coalesce(o.zoho_id, q.zoho_id),
+           last_error_code = o.error_code,
+           last_error_message = o.error_message,
+           claimed_by = NULL,
+           claimed_by_kind = NULL,
+           claimed_until = NULL,
+           updated_at = now()
+      FROM outcome AS o JOIN locked USING (record_key)
+     WHERE q.entity = :entity AND q.record_key = o.record_key AND q.claimed_by = :worker
+    RETURNING q.record_key, q.status
+), completed AS (
+    UPDATE integration.zoho_sync_logs AS l
+       SET operation = o.operation, status = o.log_status, error_code = o.error_code,
+           error_message = o.error_message, zoho_id = o.zoho_id, finished_at = now()
+      FROM outcome AS o
+     WHERE l.id = o.log_id
+), written AS (
+    INSERT INTO integration.zoho_sync_logs
+        (entity, record_key, record_id, operation, status, attempt, error_code, error_message,
+         zoho_id, run_id, started_at, finished_at)
+    SELECT :entity, record_key, record_id, operation, log_status, attempt, error_code,
+           error_message, zoho_id, :run_id, coalesce(CAST(:started_at AS timestamptz), now()),
+           now()
+      FROM outcome WHERE log_id IS NULL
+)
+SELECT record_key, status FROM queued
 """
 
-_LOG_SQL = """
-INSERT INTO integration.zoho_sync_logs
-    (entity, record_key, record_id, operation, status, attempt, error_code, error_message,
-     zoho_id, run_id, started_at, finished_at)
-VALUES (:entity, :record_key, :record_id, :operation, :log_status, :attempt, :error_code,
-        :error_message, :zoho_id, :run_id, coalesce(:started_at, now()), now())
-"""
 
-_LOG_FINISH_SQL = """
-UPDATE integration.zoho_sync_logs
-   SET operation = :operation, status = :log_status, error_code = :error_code,
-       error_message = :error_message, zoho_id = :zoho_id, finished_at = now()
- WHERE id = :log_id
-"""
+def _next_status(item: Claim, outcome: Outcome, retry_base_seconds: float) -> tuple[str, float]:
+    """The queue status an outcome leads to, and the delay before the next attempt."""
+    if outcome.ok:
+        return "synced", 0.0
+    if not outcome.transient:
+        return "failed", 0.0
+    if item.attempt >= MAX_ATTEMPTS:
+        return "dead", 0.0
+    return "pending", backoff_delay(item.attempt, retry_base_seconds).total_seconds()
+
+
+def finish_many(conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]], *, worker: str,
+                run_id: str | None = None, retry_base_seconds: float = 60.0,
+                started_at: datetime | None = None) -> dict[str, str]:
+    """Record the outcomes of one entity's claims and log their attempts, in one statement
+    whatever the batch size; returns each record key's queue status now.
+
+    Transient failures come back after an exponential backoff until the fifth attempt,
+    then the record is dead. Permanent failures are 'failed' at once (bad data waits for a
+    fix or a manual retry). A record that changed while it was synced is pending again at
+    once. Runs inside the caller's transaction, so Zoho ids written back onto storefront rows
+    commit together with the queue state. A started claim's log row is completed; otherwise
+    a finished row is written (``started_at``, default now).
+    """
+    if not done:
+        return {}
+    entity = done[0][0].entity
+    planned = {claim.record_key: _next_status(claim, outcome, retry_base_seconds)
+               for claim, outcome in done}
+    if len(planned) != len(done) or any(claim.entity != entity for claim, _ in done):
+        raise ValueError("finish_many takes one entity's claims, each record once")
+    statuses = [planned[claim.record_key][0] for claim, _ in done]
+    rows = conn.execute(sa.text(_FINISH_MANY_SQL), {
+        "entity": entity, "keys": [c.record_key for c, _ in done],
+        "record_ids": [c.record_id for c, _ in done], "versions": [c.version for c, _ in done],
+        "attempts": [c.attempt for c, _ in done], "statuses": statuses,
+        "log_statuses": [{"synced": "success", "pending": "pending"}.get(s, s)
+                         for s in statuses],
+        "delays": [planned[c.record_key][1] for c, _ in done],
+        "oks": [o.ok for _, o in done], "hashes": [o.payload_hash for _, o in done],
+        "zoho_ids": [o.zoho_id for _, o in done], "codes": [o.error_code for _, o in done],
+        "messages": [o.error_message for _, o in done],
+        "operations": [o.operation for _, o in done], "log_ids": [c.log_id for c, _ in done],
+        "worker": worker, "run_id": run_id or worker, "started_at": started_at,
+    }).all()
+    # A record missing from the reply: our lease broke and another worker took it over. It
+    # records its own outcome; ours is still logged for the audit trail.
+    final = {claim.record_key: status for (claim, _), status in zip(done, statuses, strict=True)}
+    final.update({row.record_key: row.status for row in rows})
+    return final
 
 
 def finish(conn: sa.Connection, item: Claim, outcome: Outcome, *, worker: str,
            run_id: str | None = None, retry_base_seconds: float = 60.0,
            started_at: datetime | None = None) -> str:
-    """Record ``outcome`` for a claim and log the attempt; returns the queue status now.
-
-    Transient failures come back after an exponential backoff until the fifth attempt,
-    then the record is dead. Permanent failures are 'failed' at once (bad data waits for a
-    fix or a manual retry). Runs inside the caller's transaction, so Zoho ids written back
-    onto storefront rows commit together with the queue state. A started claim's log row is
-    completed; otherwise a finished row is written.
-    """
-    if outcome.ok:
-        status, delay = "synced", 0.0
-    elif not outcome.transient:
-        status, delay = "failed", 0.0
-    elif item.attempt >= MAX_ATTEMPTS:
-        status, delay = "dead", 0.0
-    else:
-        status, delay = "pending", backoff_delay(item.attempt, retry_base_seconds).total_seconds()
-    params = {
-        "entity": item.entity, "record_key": item.record_key, "record_id": item.record_id,
-        "version": item.version, "attempt": item.attempt, "worker": worker, "ok": outcome.ok,
-        "status": status, "delay_seconds": delay, "payload_hash": outcome.payload_hash,
-        "zoho_id": outcome.zoho_id, "error_code": outcome.error_code,
-        "error_message": outcome.error_message, "operation": outcome.operation,
-        "run_id": run_id or worker, "log_id": item.log_id,
-    }
-    final = conn.execute(sa.text(_FINISH_SQL), params).scalar()
-    if final is None:
-        # Our lease broke and another worker took the record over: it will record its own
-        # outcome; ours is still logged for the audit trail.
-        final = status
-    log_status = {"synced": "success", "pending": "pending"}.get(status, status)
-    conn.execute(sa.text(_LOG_SQL if item.log_id is None else _LOG_FINISH_SQL),
-                 {**params, "log_status": log_status, "started_at": started_at})
-    return final
+    """:func:`finish_many` for one claim; returns its queue status now."""
+    return finish_many(conn, [(item, outcome)], worker=worker, run_id=run_id,
+                       retry_base_seconds=retry_base_seconds,
+                       started_at=started_at)[item.record_key]
 
 
 def release(engine: sa.Engine, claims: Sequence[Claim], *, worker: str) -> None:

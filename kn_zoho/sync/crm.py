@@ -32,6 +32,7 @@ from kn_zoho.mapping.crm import (
 )
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.crm_fields import FieldCheck
 from kn_zoho.sync.twins import check_quote_number, key_owners
 from kn_zoho.zoho.crm import CrmClient
@@ -170,10 +171,8 @@ class ContactsFlow:
         outcomes |= _send(known, lambda ps: self.crm.update("Contacts", ps), "update")
         return _with_warnings(outcomes, warnings)
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        conn.execute(sa.text("UPDATE public.users SET zoho_crm_id = :zid WHERE id = :id "
-                             "AND zoho_crm_id IS DISTINCT FROM :zid"),
-                     {"zid": outcome.zoho_id, "id": claim.record_id})
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        store_zoho_ids(conn, "users", "zoho_crm_id", done)
 
 
 def _renamed_quotes(conn: sa.Connection, claims: Sequence[Claim], sources: dict[str, Payload]
@@ -263,10 +262,8 @@ class LeadsFlow:
                           "upsert")
         return _with_warnings(outcomes, warnings)
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        if claim.source_table == "contact_submissions":
-            statement = ("UPDATE public.contact_submissions SET zoho_crm_lead_id = :zid "
-                         "WHERE id = :id")
-        else:
-            statement = "UPDATE public.b2b_quotes SET zoho_crm_id = :zid WHERE id = :id"
-        conn.execute(sa.text(statement), {"zid": outcome.zoho_id, "id": claim.record_id})
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        store_zoho_ids(conn, "contact_submissions", "zoho_crm_lead_id",
+                       [(c, o) for c, o in done if c.source_table == "contact_submissions"])
+        store_zoho_ids(conn, "b2b_quotes", "zoho_crm_id",
+                       [(c, o) for c, o in done if c.source_table == "b2b_quotes"])

@@ -41,8 +41,9 @@ class Flow(Protocol):
         """Try to sync the claimed records; one outcome per record key."""
         ...
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        """Store Zoho's id on the storefront row (same transaction as the queue update)."""
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        """Store Zoho's ids of the successful records ``done`` on their storefront rows, in a
+        constant number of statements (same transaction as the queue update)."""
         ...
 
     def api_calls(self) -> int:
@@ -52,7 +53,9 @@ class Flow(Protocol):
     # Optional: ``records_per_attempt: int``, how many records one ``attempt`` call gets
     # (default: the whole claimed batch). Flows that make calls per record set 1, so each
     # record's outcome is recorded as soon as Zoho confirmed it and a record whose lease
-    # broke is skipped, not synced twice.
+    # broke is skipped, not synced twice. Such a flow may define ``prepare(engine, claims)``
+    # to read the whole batch once before its records are attempted; it must read a record
+    # again where its started claim says ``changed``.
 
 
 @dataclass(frozen=True)
@@ -143,15 +146,21 @@ class _Pass:
     def attempt(self, claims: Sequence[Claim], per_attempt: int) -> None:
         """Start, attempt and record ``claims`` in groups of ``per_attempt``; records whose
         last worker died go last and alone, so a record that kills its worker never costs
-        the others an attempt."""
+        the others an attempt.
+
+        Recording a group and starting the next stay two transactions: one would lock the
+        first group's queue rows, then the next's, and a run that took some of them over
+        (broken leases) could lock them the other way round (a deadlock).
+        """
         self.unstarted = ([c for c in claims if not c.suspect]
                           + [c for c in claims if c.suspect])
+        _prepare(self.engine, self.flow, claims)
         while self.unstarted:
             size = 1 if self.unstarted[0].suspect else per_attempt
             group = [c for c in self.unstarted[:size] if c.suspect == self.unstarted[0].suspect]
-            self.started = queue.start(self.engine, group, worker=self.worker,
-                                       run_id=self.worker, kind=self.kind,
-                                       lease=self.lease.lease)
+            with self.engine.begin() as conn:
+                self.started = queue.start(conn, group, worker=self.worker, run_id=self.worker,
+                                           kind=self.kind, lease=self.lease.lease)
             self.unstarted = self.unstarted[len(group):]
             if not self.started:
                 continue  # our leases broke and another run has these records now
@@ -187,20 +196,19 @@ class _Pass:
         self.report.paused = pause.message
 
     def _record(self, outcomes: Mapping[str, Outcome], began: datetime) -> None:
-        results = []
+        """The group's outcomes in one transaction of a constant number of statements: the
+        flow's write-backs (one per storefront table), then queue and log (one)."""
+        done = [(claim, outcomes[claim.record_key]) for claim in self.started]
         with self.engine.begin() as conn:
-            for claim in self.started:
-                outcome = outcomes[claim.record_key]
-                if outcome.ok:
-                    self.flow.write_back(conn, claim, outcome)
-                status = queue.finish(conn, claim, outcome, worker=self.worker,
-                                      run_id=self.worker, retry_base_seconds=self.base,
-                                      started_at=began)
-                results.append(RecordResult(
-                    self.flow.entity, claim.record_key, status, outcome.operation,
-                    claim.attempt, outcome.zoho_id, outcome.error_code, outcome.error_message,
-                    outcome.metadata))
-        self.report.results += results
+            self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
+                                        if outcome.ok])
+            statuses = queue.finish_many(conn, done, worker=self.worker, run_id=self.worker,
+                                         retry_base_seconds=self.base, started_at=began)
+        self.report.results += [
+            RecordResult(self.flow.entity, claim.record_key, statuses[claim.record_key],
+                         outcome.operation, claim.attempt, outcome.zoho_id, outcome.error_code,
+                         outcome.error_message, outcome.metadata)
+            for claim, outcome in done]
 
     def give_back(self, reason: str) -> str:
         """After an infrastructure error: started attempts do not count, unstarted claims are
@@ -336,6 +344,20 @@ def _budget_refusal(outcome: Outcome) -> bool:
     code 45 (see kn_zoho/zoho/budget.py)."""
     return (not outcome.ok and outcome.transient
             and outcome.error_code in (queue.BUDGET_ERROR, "45"))
+
+
+def _prepare(engine: sa.Engine, flow: Flow, claims: Sequence[Claim]) -> None:
+    """The flow's read of the whole batch, if it has one. Should it fail (a bug), the flow
+    reads each record when attempting it, so the failure shows on the records, not here."""
+    prepare = getattr(flow, "prepare", None)
+    if prepare is None or not claims:
+        return
+    try:
+        prepare(engine, claims)
+    except Exception as exc:
+        if is_infrastructure_error(exc):
+            raise
+        log.exception("%s flow could not read its batch of %d", flow.entity, len(claims))
 
 
 def _attempt(engine: sa.Engine, flow: Flow, claims: Sequence[Claim], *, force: bool

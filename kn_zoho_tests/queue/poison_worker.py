@@ -36,7 +36,7 @@ class PoisonedFlow:
             os.kill(os.getpid(), signal.SIGKILL)
         return {c.record_key: Outcome.success("upsert", f"z-{c.record_key}") for c in claims}
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
         pass
 
     def api_calls(self) -> int:

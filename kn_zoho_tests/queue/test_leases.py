@@ -93,7 +93,7 @@ def test_a_run_slower_than_its_lease_keeps_its_records(
                                                            worker="intruder")])
             return {c.record_key: queue.Outcome.success("upsert", "z") for c in claims}
 
-        def write_back(self, conn, claim, outcome) -> None:
+        def write_back(self, conn, done) -> None:
             pass
 
         def api_calls(self) -> int:

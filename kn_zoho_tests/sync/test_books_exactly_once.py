@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -109,7 +109,7 @@ def test_lost_replies_for_a_whole_attempt_then_retry(
 class _KilledAfterBooks(InvoicesFlow):
     """The process dies after Books answered, before the outcome reaches our database."""
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
         raise KeyboardInterrupt("run killed")
 
 
@@ -163,8 +163,9 @@ def test_two_runs_on_the_same_orders_create_nothing_twice(
     with engine.begin() as conn:
         for claim in claims:
             assert results[0][claim.record_key].zoho_id == results[1][claim.record_key].zoho_id
-            flow.write_back(conn, claim, results[0][claim.record_key])
-            queue.finish(conn, claim, results[0][claim.record_key], worker="first")
+        done = [(claim, results[0][claim.record_key]) for claim in claims]
+        flow.write_back(conn, done)
+        queue.finish_many(conn, done, worker="first")
     _assert_once_each(engine, books_sandbox, numbers)
     # the items both runs made on the way are linked, not made again, by the items flow
     assert run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).count("synced") == 6

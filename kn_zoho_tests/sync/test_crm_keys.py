@@ -45,7 +45,7 @@ def test_email_change_after_a_kill_between_zohos_store_and_our_write(
     def die(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("run killed")
 
-    monkeypatch.setattr(queue, "finish", die)
+    monkeypatch.setattr(queue, "finish_many", die)
     with pytest.raises(KeyboardInterrupt):
         run_flow(engine, flow, retry_base=0)
     monkeypatch.undo()

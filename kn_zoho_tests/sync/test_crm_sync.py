@@ -147,7 +147,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(engine: sa.Engine, sandbo
     def die(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("run killed")
 
-    monkeypatch.setattr(queue, "finish", die)
+    monkeypatch.setattr(queue, "finish_many", die)
     with pytest.raises(KeyboardInterrupt):
         run_flow(engine, flow, retry_base=0)
     monkeypatch.undo()

@@ -195,14 +195,6 @@ def _link(engine: sa.Engine, table: str, row: Row, zoho_id: str) -> None:
     row["zoho_books_id"] = zoho_id
 
 
-def _write_back(conn: sa.Connection, table: str, claim: Claim, outcome: Outcome) -> None:
-    if outcome.zoho_id:
-        conn.execute(sa.text(f"UPDATE public.{table} SET zoho_books_id = :zid "  # noqa: S608
-                             "WHERE id = :id AND zoho_books_id IS DISTINCT FROM :zid"),
-                     {"zid": outcome.zoho_id, "id": claim.record_id})
-
-
-
 def _missing(claim: Claim, label: str) -> Outcome:
     return Outcome.failure("load", "NOT_FOUND", f"{label} {claim.record_key} no longer exists in "
                            "the storefront", transient=False)

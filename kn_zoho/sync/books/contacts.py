@@ -128,7 +128,7 @@ class ContactUpdatesFlow:
             # its own message
             self.books.update_contact(contact_id, {**body, "contact_name": named})
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
         """Nothing to store on the user: the contact id is already there."""
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from kn_zoho.mapping.books import TaxTable
 from kn_zoho.mapping.credit_notes import credit_note_from_refund, refund_payload
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     Refused,
@@ -34,7 +35,6 @@ from kn_zoho.sync.books.common import (
     _rows,
     _settle,
     _setup_failure,
-    _write_back,
     books_api_calls,
     document_metadata,
     organization_state,
@@ -259,8 +259,8 @@ class CreditNotesFlow:
             self._refund_account = str(accounts[0]["account_id"])
         return self._refund_account
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        _write_back(conn, "order_refunds", claim, outcome)
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        store_zoho_ids(conn, "order_refunds", "zoho_books_id", done)
 
 
 class _Refund:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +34,46 @@ from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
 
 
+@dataclass
+class _Batch:
+    """What the records of one claimed batch need from the storefront, read at once; the
+    rows are shared, so what one record links (a customer, an item) the next one sees."""
+
+    attempts: set[tuple[str, int, int]]  # the claims read for (see ``_attempt_of``)
+    documents: dict[Any, Row]
+    lines: dict[Any, list[Row]]
+    users: dict[Any, Row]
+    products: dict[Any, Row]
+    owners: dict[str, Row]
+    shared_emails: set[str]
+
+
+def _relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
+    """The batch was read at its claim: a customer or item another run linked since (links
+    are no captured change) is taken from the rows now, in one query, before anything is
+    looked up or created in Books for lack of it."""
+    users = [user["id"]] if not user.get("zoho_books_id") else []
+    unlinked = {product["id"]: product for product in products
+                if not product.get("zoho_books_id")}
+    if not users and not unlinked:
+        return
+    with engine.connect() as conn:
+        linked = dict(conn.execute(sa.text(
+            "SELECT id, zoho_books_id FROM public.users WHERE id = ANY(:users) "
+            "AND zoho_books_id IS NOT NULL UNION ALL SELECT id, zoho_books_id "
+            "FROM public.products WHERE id = ANY(:products) AND zoho_books_id IS NOT NULL"),
+            {"users": users, "products": list(unlinked)}).all())
+    for row in [user, *unlinked.values()]:
+        if row["id"] in linked:
+            row["zoho_books_id"] = linked[row["id"]]
+
+
+def _attempt_of(claim: Claim) -> tuple[str, int, int]:
+    """One attempt of one version of a record: a batch read serves only the attempts it was
+    read for, never a later claim of the same record."""
+    return claim.record_key, claim.version, claim.attempt
+
+
 class _DocumentFlow:
     """What the invoice and estimate flows share: loading, customers and items on demand."""
 
@@ -44,11 +85,29 @@ class _DocumentFlow:
     line_key: str         # the lines' column pointing at the document
     records_per_attempt = 1  # calls per record: record each outcome as soon as it is known
 
-    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
-                ) -> dict[str, Outcome]:
+    def prepare(self, engine: sa.Engine, claims: Sequence[Claim]) -> None:
+        """Read the whole claimed batch at once: six queries a batch, not six a record. A
+        record that changed after its claim is read again when attempted (``Claim.changed``
+        comes from starting its attempt, right before its calls)."""
+        self._batch = None
+        self._batch = self._read(engine, claims)
+
+    def _read(self, engine: sa.Engine, claims: Sequence[Claim]) -> _Batch:
         documents, lines, users, products = _load_documents(
             engine, claims, self.table, self.line_table, self.line_key)
-        owners, self._shared_emails = _key_owners(engine, users.values(), products.values())
+        owners, shared = _key_owners(engine, users.values(), products.values())
+        return _Batch({_attempt_of(claim) for claim in claims}, documents, lines, users,
+                      products, owners, shared)
+
+    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
+                ) -> dict[str, Outcome]:
+        batch = self._batch
+        if batch is None or any(claim.changed or _attempt_of(claim) not in batch.attempts
+                                for claim in claims):
+            batch = self._read(engine, claims)
+        documents, lines, users, products = (batch.documents, batch.lines, batch.users,
+                                             batch.products)
+        owners, self._shared_emails = batch.owners, batch.shared_emails
         taxes, outcomes = _setup_failure(self.catalog, claims)
         if taxes is None:
             return outcomes
@@ -81,6 +140,7 @@ class _DocumentFlow:
         self.catalog = catalog or BooksCatalog(books)
         self.seller_state = seller_state or organization_state()
         self._shared_emails: set[str] = set()
+        self._batch: _Batch | None = None
 
     def api_calls(self) -> int:
         return books_api_calls(self.books)
@@ -89,6 +149,7 @@ class _DocumentFlow:
                         products: Mapping[Any, Row], progress: _Progress
                         ) -> tuple[str, dict[str, str]]:
         """The customer and every line's item in Books, created if missing, ids stored."""
+        _relink(engine, user, [products[line["product_id"]] for line in lines])
         customer_id = user.get("zoho_books_id")
         if not customer_id:
             shared = str(user.get("email") or "").strip().lower() in self._shared_emails

@@ -31,12 +31,12 @@ from kn_zoho.mapping.books_edits import FINAL_ESTIMATE_STATUSES
 from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.crm import payload_hash
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.common import (
     Refused,
     Row,
     _amount,
     _Progress,
-    _write_back,
     document_metadata,
     refused_for_good,
 )
@@ -200,8 +200,8 @@ class EstimatesFlow(_DocumentFlow):
         self._force = force
         return super().attempt(engine, claims, force=force)
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        _write_back(conn, "b2b_quotes", claim, outcome)
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        store_zoho_ids(conn, "b2b_quotes", "zoho_books_id", done)
 
 
 def _expiry_day(quote: Row) -> str:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from kn_zoho.mapping.books import TaxTable, invoice_from_order, payment_from_order
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     INVOICED_STATUSES,
@@ -17,7 +18,6 @@ from kn_zoho.sync.books.common import (
     Row,
     _amount,
     _Progress,
-    _write_back,
     document_metadata,
 )
 from kn_zoho.sync.books.common import payment_mode as books_payment_mode
@@ -166,5 +166,5 @@ class InvoicesFlow(_DocumentFlow):
         # None: settled in Books by a payment someone entered there; never pay twice
         progress.steps.append("payment:adopt" if found else "payment:settled-in-books")
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        _write_back(conn, "orders", claim, outcome)
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        store_zoho_ids(conn, "orders", "zoho_books_id", done)

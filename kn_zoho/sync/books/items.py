@@ -12,6 +12,7 @@ from kn_zoho.mapping.books_edits import item_digest, item_digest_parts
 from kn_zoho.mapping.crm import payload_hash
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     Row,
@@ -20,7 +21,6 @@ from kn_zoho.sync.books.common import (
     _rows,
     _settle,
     _setup_failure,
-    _write_back,
     books_api_calls,
 )
 from kn_zoho.sync.twins import check_sku, key_owners
@@ -149,8 +149,8 @@ class ItemsFlow:
         progress.metadata["books_status"] = "inactive"
         return progress.success(item_digest(content, inactive=True))
 
-    def write_back(self, conn: sa.Connection, claim: Claim, outcome: Outcome) -> None:
-        _write_back(conn, "products", claim, outcome)
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        store_zoho_ids(conn, "products", "zoho_books_id", done)
 
 
 def _refuse_item_of_another(engine: sa.Engine, product: Row, item_id: str) -> None:

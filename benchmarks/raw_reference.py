@@ -1,0 +1,287 @@
+"""The reference loops `sync_throughput.py` measures the real sync against.
+
+Each makes the same Zoho calls as `kn-zoho sync crm` / `kn-zoho sync books` on a fresh
+storefront (same mapping functions, so the sandbox does the same work), with bare
+``requests`` and no runner: no token store, no rate limiter, no retries, no lookups before a
+create. ``bookkeeping=True`` adds what any sync must do in the database, in a few statements
+per batch of 100: claim the due queue rows, load their storefront rows, and after the calls
+write back the Zoho ids, update the queue rows and insert the log rows. ``per_record=True``
+(Books) records each order on its own instead, as the real flow does for crash safety: one
+statement starting its attempt before its calls, one transaction recording it after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+from kn_zoho.mapping.books import (
+    customer_email,
+    customer_from_user,
+    invoice_from_order,
+    item_from_product,
+    payment_from_order,
+    tax_table_from_zoho,
+)
+from kn_zoho.mapping.crm import CrmFieldConfig, contact_from_user
+from kn_zoho.sandbox import credentials
+
+BATCH = 100
+
+_CLAIM = sa.text("""
+UPDATE integration.zoho_sync_queue AS q
+   SET status = 'in_progress', claimed_by = :worker, claimed_until = now() + interval '60 s',
+       claimed_version = q.change_version, attempts = q.attempts + 1, updated_at = now()
+  FROM (SELECT entity, record_key FROM integration.zoho_sync_queue
+         WHERE entity = :entity AND status = 'pending' AND next_attempt_at <= now()
+         ORDER BY next_attempt_at, record_key LIMIT :limit FOR UPDATE SKIP LOCKED) AS due
+ WHERE q.entity = due.entity AND q.record_key = due.record_key
+RETURNING q.record_key, q.record_id, q.change_version, q.attempts
+""")
+_DONE = sa.text("""
+UPDATE integration.zoho_sync_queue AS q
+   SET status = 'synced', synced_version = d.version, zoho_id = d.zoho_id,
+       claimed_by = NULL, claimed_until = NULL, updated_at = now()
+  FROM unnest(CAST(:keys AS text[]), CAST(:versions AS bigint[]), CAST(:zoho_ids AS text[]))
+       AS d(record_key, version, zoho_id)
+ WHERE q.entity = :entity AND q.record_key = d.record_key
+""")
+_LOG = sa.text("""
+INSERT INTO integration.zoho_sync_logs
+    (entity, record_key, record_id, operation, status, attempt, zoho_id, run_id, started_at,
+     finished_at)
+SELECT :entity, k, r, 'create', 'success', a, z, :worker, now(), now()
+  FROM unnest(CAST(:keys AS text[]), CAST(:ids AS uuid[]), CAST(:attempts AS integer[]),
+              CAST(:zoho_ids AS text[])) AS d(k, r, a, z)
+""")
+
+
+_START_ONE = sa.text("""
+WITH started AS (
+    UPDATE integration.zoho_sync_queue SET attempts = attempts + 1, updated_at = now()
+     WHERE entity = :entity AND record_key = :key RETURNING record_key, record_id, attempts)
+INSERT INTO integration.zoho_sync_logs
+    (entity, record_key, record_id, operation, status, attempt, run_id, started_at)
+SELECT :entity, record_key, record_id, 'attempt', 'in_progress', attempts, 'raw', now()
+  FROM started
+""")
+
+
+def _write_back_sql(table: str) -> sa.TextClause:
+    return sa.text(f"UPDATE public.{table} SET {_ID_COLUMN[table]} = d.z "  # noqa: S608
+                   "FROM unnest(CAST(:ids AS uuid[]), CAST(:zoho_ids AS text[])) AS d(i, z) "
+                   f"WHERE {table}.id = d.i")
+
+
+_ID_COLUMN = {"users": "zoho_crm_id", "products": "zoho_books_id", "orders": "zoho_books_id"}
+
+
+@dataclass
+class Claimed:
+    keys: list[str] = field(default_factory=list)
+    ids: list[uuid.UUID] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+
+
+class Zoho:
+    """Bare HTTP to the sandbox: one token, one session."""
+
+    def __init__(self, base_url: str) -> None:
+        self.session = requests.Session()
+        reply = self.session.post(f"{base_url}/oauth/v2/token", data={
+            "grant_type": "refresh_token", "client_id": credentials.DEMO_CLIENT_ID,
+            "client_secret": credentials.DEMO_CLIENT_SECRET,
+            "refresh_token": credentials.DEMO_REFRESH_TOKEN}, timeout=10)
+        reply.raise_for_status()
+        token = reply.json()
+        self.base = token["api_domain"]
+        self.session.headers["Authorization"] = f"Zoho-oauthtoken {token['access_token']}"
+        self.org = {"organization_id": credentials.DEMO_ORGANIZATION_ID}
+
+    def crm(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        reply = self.session.request(method, f"{self.base}/crm/v8{path}", timeout=30, **kwargs)
+        return reply.json()
+
+    def books(self, method: str, path: str, params: dict[str, Any] | None = None,
+              body: Any = None) -> dict[str, Any]:
+        reply = self.session.request(method, f"{self.base}/books/v3{path}",
+                                     params={**self.org, **(params or {})}, json=body,
+                                     timeout=30)
+        result = reply.json()
+        if result.get("code", 0) != 0:
+            raise RuntimeError(f"{method} {path}: {result}")
+        return result
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _batches(engine: sa.Engine, entity: str, table: str, bookkeeping: bool
+             ) -> Iterator[tuple[Claimed, list[dict[str, Any]]]]:
+    """Batches of due rows: claimed from the queue, or (bare loop) read in id order."""
+    after = None
+    while True:
+        claimed = Claimed()
+        with engine.begin() as conn:
+            if bookkeeping:
+                for row in conn.execute(_CLAIM, {"entity": entity, "worker": "raw",
+                                                 "limit": BATCH}):
+                    claimed.keys.append(row.record_key)
+                    claimed.ids.append(row.record_id)
+                    claimed.versions.append(row.change_version)
+                    claimed.attempts.append(row.attempts)
+                rows = conn.execute(sa.text(f"SELECT * FROM public.{table} "  # noqa: S608
+                                            "WHERE id = ANY(:ids) ORDER BY id"),
+                                    {"ids": claimed.ids}).mappings().all()
+            else:
+                rows = conn.execute(sa.text(
+                    f"SELECT * FROM public.{table} WHERE id > coalesce(:after, "  # noqa: S608
+                    "CAST('00000000-0000-0000-0000-000000000000' AS uuid)) ORDER BY id "
+                    "LIMIT :limit"), {"after": after, "limit": BATCH}).mappings().all()
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        yield claimed, [dict(row) for row in rows]
+
+
+def _record(engine: sa.Engine, entity: str, table: str, claimed: Claimed,
+            zoho_ids: dict[uuid.UUID, str]) -> None:
+    """Write-back, queue and log of a batch: three statements, one transaction."""
+    ids = [zoho_ids[record_id] for record_id in claimed.ids]
+    with engine.begin() as conn:
+        conn.execute(_write_back_sql(table), {"ids": claimed.ids, "zoho_ids": ids})
+        conn.execute(_DONE, {"entity": entity, "keys": claimed.keys,
+                             "versions": claimed.versions, "zoho_ids": ids})
+        conn.execute(_LOG, {"entity": entity, "worker": "raw", "keys": claimed.keys,
+                            "ids": claimed.ids, "attempts": claimed.attempts,
+                            "zoho_ids": ids})
+
+
+def crm_contacts(engine: sa.Engine, base_url: str, *, bookkeeping: bool) -> int:
+    """Users -> Contacts upserts of 100; returns the records synced."""
+    zoho = Zoho(base_url)
+    fields = CrmFieldConfig.from_env()
+    zoho.crm("GET", "/settings/fields", params={"module": "Contacts"})  # the field check
+    synced = 0
+    for claimed, users in _batches(engine, "crm_contact", "users", bookkeeping):
+        body = zoho.crm("POST", "/Contacts/upsert", json={
+            "data": [contact_from_user(user, fields, []) for user in users],
+            "duplicate_check_fields": [fields.contact_key_field, "Email"]})
+        zoho_ids = {user["id"]: str(result["details"]["id"])
+                    for user, result in zip(users, body["data"], strict=True)}
+        if bookkeeping:
+            _record(engine, "crm_contact", "users", claimed, zoho_ids)
+        synced += len(zoho_ids)
+    zoho.close()
+    return synced
+
+
+def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
+                   seller_state: str, per_record: bool = False) -> int:
+    """Products -> items, then paid orders -> customer (when new), invoice, mark sent,
+    payment, after the listings the real run makes; returns the records synced."""
+    zoho = Zoho(base_url)
+    taxes = tax_table_from_zoho(zoho.books("GET", "/settings/taxes",
+                                           {"page": 1, "per_page": 200})["taxes"])
+    zoho.books("GET", "/items", {"filter_by": "Status.All", "page": 1, "per_page": 200})
+    zoho.books("GET", "/contacts", {"page": 1, "per_page": 200})
+    synced = 0
+    item_ids: dict[str, str] = {}
+    for claimed, products in _batches(engine, "books_item", "products", bookkeeping):
+        ids = {}
+        for product in products:
+            item = zoho.books("POST", "/items", body=item_from_product(product, taxes))["item"]
+            ids[product["id"]] = item_ids[product["sku"]] = str(item["item_id"])
+        if bookkeeping:
+            _record(engine, "books_item", "products", claimed, ids)
+        synced += len(ids)
+    customers: dict[uuid.UUID, str] = {}
+    names: set[str] = set()
+    for claimed, orders in _batches(engine, "books_invoice", "orders", bookkeeping):
+        lines, users = _order_details(engine, orders)
+        ids: dict[uuid.UUID, str] = {}
+        new_customers: dict[uuid.UUID, str] = {}
+        for order in orders:
+            one = _one(claimed, order["id"]) if per_record else None
+            if one is not None:
+                with engine.begin() as conn:
+                    conn.execute(_START_ONE, {"entity": "books_invoice", "key": one.keys[0]})
+            user = users[order["user_id"]]
+            if user["id"] not in customers:
+                customers[user["id"]] = new_customers[user["id"]] = _customer(zoho, user, names)
+            ids[order["id"]] = _invoice(zoho, order, lines.get(order["id"], []), user,
+                                        customers[user["id"]], item_ids, taxes, seller_state)
+            if one is not None:
+                _link_customers(engine, new_customers)
+                _record(engine, "books_invoice", "orders", one, ids)
+                new_customers = {}
+        if bookkeeping and not per_record:
+            _link_customers(engine, new_customers)
+            _record(engine, "books_invoice", "orders", claimed, ids)
+        synced += len(ids)
+    zoho.close()
+    return synced
+
+
+def _one(claimed: Claimed, record_id: uuid.UUID) -> Claimed:
+    index = claimed.ids.index(record_id)
+    return Claimed([claimed.keys[index]], [record_id], [claimed.versions[index]],
+                   [claimed.attempts[index]])
+
+
+def _link_customers(engine: sa.Engine, customers: dict[uuid.UUID, str]) -> None:
+    """Customer ids onto their users, at once (as the real flow does)."""
+    if customers:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE public.users SET zoho_books_id = d.z FROM unnest(CAST(:ids AS uuid[]), "
+                "CAST(:zoho_ids AS text[])) AS d(i, z) WHERE users.id = d.i"),
+                {"ids": list(customers), "zoho_ids": list(customers.values())})
+
+
+def _order_details(engine: sa.Engine, orders: Sequence[dict[str, Any]]
+                   ) -> tuple[dict[Any, list[dict[str, Any]]], dict[Any, dict[str, Any]]]:
+    lines: dict[Any, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for line in conn.execute(sa.text(
+                "SELECT i.*, p.sku, p.name AS product_name, p.hsn_code FROM public.order_items i "
+                "JOIN public.products p ON p.id = i.product_id WHERE i.order_id = ANY(:ids) "
+                "ORDER BY p.sku, i.id"), {"ids": [o["id"] for o in orders]}).mappings():
+            lines.setdefault(line["order_id"], []).append(dict(line))
+        users = {row["id"]: dict(row) for row in conn.execute(sa.text(
+            "SELECT * FROM public.users WHERE id = ANY(:ids)"),
+            {"ids": list({o["user_id"] for o in orders})}).mappings()}
+    return lines, users
+
+
+def _customer(zoho: Zoho, user: dict[str, Any], names: set[str]) -> str:
+    payload = customer_from_user(user)
+    if payload["contact_name"].casefold() in names:  # Books refuses a second of one name
+        payload["contact_name"] = f"{payload['contact_name']} ({customer_email(payload)})"[:200]
+    names.add(payload["contact_name"].casefold())
+    return str(zoho.books("POST", "/contacts", body=payload)["contact"]["contact_id"])
+
+
+def _invoice(zoho: Zoho, order: dict[str, Any], lines: list[dict[str, Any]],
+             user: dict[str, Any], customer_id: str, item_ids: dict[str, str], taxes: Any,
+             seller_state: str) -> str:
+    payload = invoice_from_order(order, lines, customer_id=customer_id, item_ids=item_ids,
+                                 taxes=taxes, seller_state=seller_state, user=user)
+    invoice = zoho.books("POST", "/invoices", {"ignore_auto_number_generation": "true"},
+                         {**payload, "invoice_number": order["order_number"]})["invoice"]
+    invoice_id = str(invoice["invoice_id"])
+    zoho.books("POST", f"/invoices/{invoice_id}/status/sent")
+    amount = Decimal(str(order["grand_total"])).quantize(Decimal("0.01"))
+    if amount:
+        payment = payment_from_order(order, invoice_id, customer_id, amount)
+        payment.setdefault("reference_number",
+                           order.get("payment_gateway_id") or order["order_number"])
+        zoho.books("POST", "/customerpayments", body=payment)
+    return invoice_id

@@ -1,0 +1,61 @@
+"""The Books document flows read a claimed batch once, yet never invoice from a row that
+changed after that read: starting a record's attempt tells whether it changed since."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kn_zoho.storefront import queue
+from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.books import InvoicesFlow, ItemsFlow
+from kn_zoho.sync.runner import run_flow
+from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
+
+
+def test_an_order_fixed_after_its_batch_was_read_is_invoiced_from_its_fresh_row(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    seed(engine, users=2, products=2, orders=2, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    assert run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).count("synced") == 2
+    claims = queue.claim(engine, "books_invoice", worker="w")
+    flow = InvoicesFlow(books_clients.books)
+    flow.prepare(engine, claims)
+    # the admin corrects the second order's payment date after the batch was read
+    with engine.begin() as conn:
+        fixed = conn.execute(sa.text(
+            "UPDATE orders SET paid_at = paid_at - interval '3 days' WHERE order_number = :n "
+            "RETURNING to_char(paid_at AT TIME ZONE 'Asia/Kolkata', 'YYYY-MM-DD')"),
+            {"n": claims[1].record_key}).scalar_one()
+        unchanged = conn.execute(sa.text(
+            "SELECT to_char(paid_at AT TIME ZONE 'Asia/Kolkata', 'YYYY-MM-DD') FROM orders "
+            "WHERE order_number = :n"), {"n": claims[0].record_key}).scalar_one()
+    started = []
+    for claim in claims:
+        with engine.begin() as conn:
+            [one] = queue.start(conn, [claim], worker="w", run_id="w")
+        started.append(one)
+        assert flow.attempt(engine, [one], force=False)[one.record_key].ok
+    assert [one.changed for one in started] == [False, True]
+    dates = {invoice["invoice_number"]: invoice["date"]
+             for invoice in books_sandbox.records("books_invoices")}
+    assert dates == {claims[0].record_key: unchanged, claims[1].record_key: fixed}
+
+
+def test_the_batch_is_read_once_not_once_a_record(engine: sa.Engine, books_sandbox,
+                                                   books_clients) -> None:
+    seed(engine, users=3, products=3, orders=6, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith("SELECT * FROM public.orders"):
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert report.count("synced") == 6
+    assert len(reads) == 1

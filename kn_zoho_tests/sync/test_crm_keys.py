@@ -36,11 +36,11 @@ def _assert_one_contact_per_user_with(sandbox, emails: dict[str, str]) -> None:
 
 
 def test_email_change_after_a_kill_between_zohos_store_and_our_write(
-        engine: sa.Engine, sandbox, zoho_clients, monkeypatch) -> None:
+        engine: sa.Engine, sandbox, unpaced_crm_clients, monkeypatch) -> None:
     """Zoho stored the Contacts, the run died before recording their ids, then every user
     changed their email: the next run finds each Contact by the user id, not the email."""
     seed(engine, users=USERS, products=1, orders=0, inquiries=0, quote_requests=0)
-    flow = ContactsFlow(zoho_clients.crm, CrmFieldConfig())
+    flow = ContactsFlow(unpaced_crm_clients.crm, CrmFieldConfig())
 
     def die(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("run killed")
@@ -52,7 +52,7 @@ def test_email_change_after_a_kill_between_zohos_store_and_our_write(
     assert len(sandbox.records("crm_contacts")) == USERS
     emails = _change_every_email(engine)
     _expire_leases(engine)
-    report = run_flow(engine, ContactsFlow(zoho_clients.crm, CrmFieldConfig()), retry_base=0)
+    report = run_flow(engine, ContactsFlow(unpaced_crm_clients.crm, CrmFieldConfig()), retry_base=0)
     assert report.count("synced") == USERS
     _assert_one_contact_per_user_with(sandbox, emails)
 

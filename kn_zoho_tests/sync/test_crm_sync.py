@@ -138,11 +138,12 @@ def test_overlapping_runs_never_double_send(engine: sa.Engine, sandbox, zoho_cli
 
 
 def test_killed_run_resumes_without_loss_or_duplicates(engine: sa.Engine, sandbox,
-                                                       zoho_clients, monkeypatch) -> None:
+                                                       unpaced_crm_clients,
+                                                       monkeypatch) -> None:
     """Zoho stored the batch, then the run died before recording it: the lease expires and the
     next run upserts the same Contacts again (matched on Email), creating nothing new."""
     seed(engine, users=150, products=1, orders=0, inquiries=0, quote_requests=0)
-    flow = ContactsFlow(zoho_clients.crm, CrmFieldConfig())
+    flow = ContactsFlow(unpaced_crm_clients.crm, CrmFieldConfig())
 
     def die(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("run killed")

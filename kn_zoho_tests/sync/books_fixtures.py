@@ -8,7 +8,7 @@ count calls rather than wait out Zoho's 100 calls a minute (the acceptance run m
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -92,3 +92,21 @@ def books_clients(engine: sa.Engine, books_sandbox: BooksSandbox) -> Iterator[Zo
     clients = make_clients(engine, books_sandbox)
     yield clients
     clients.close()
+
+
+def losing_first_reply(sandbox: BooksSandbox, call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call`` whose first invocation is stored by Books but every reply to it is lost (the
+    client's own retries too); later invocations go through."""
+    calls: list[int] = []
+
+    def lossy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:
+            return call(*args, **kwargs)
+        sandbox.faults(lost_response_rate=1.0)
+        try:
+            return call(*args, **kwargs)
+        finally:
+            sandbox.faults(lost_response_rate=0)
+
+    return lossy

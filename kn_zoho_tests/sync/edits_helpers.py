@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,20 +83,3 @@ def queue_row(engine: sa.Engine, entity: str, key: str) -> dict[str, Any]:
 def by_id(sandbox: BooksSandbox, kind: str, id_field: str) -> dict[str, dict[str, Any]]:
     return {record[id_field]: record for record in sandbox.records(kind)}
 
-
-def losing_first_reply(sandbox: BooksSandbox, call: Callable[..., Any]) -> Callable[..., Any]:
-    """``call`` whose first invocation is stored by Books but every reply to it is lost (the
-    client's own retries too); later invocations go through."""
-    calls: list[int] = []
-
-    def lossy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) > 1:
-            return call(*args, **kwargs)
-        sandbox.faults(lost_response_rate=1.0)
-        try:
-            return call(*args, **kwargs)
-        finally:
-            sandbox.faults(lost_response_rate=0)
-
-    return lossy

@@ -4,7 +4,6 @@ create refused with any code adopted by key, and the payment mode checked up fro
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +16,7 @@ from kn_zoho.sync.books import PAYMENT_MODE_ENV, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho.zoho.errors import ZohoError, ZohoPermanentError
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
-from kn_zoho_tests.sync.books_fixtures import BooksSandbox
+from kn_zoho_tests.sync.books_fixtures import BooksSandbox, losing_first_reply
 
 
 def _seed(engine: sa.Engine, orders: int = 4) -> list[str]:
@@ -78,22 +77,6 @@ def test_duplicate_refused_with_an_undocumented_code_is_adopted_and_sent(
     _sold_once(engine, books_sandbox)
 
 
-def _lost_once(sandbox: BooksSandbox, call: Callable[..., Any]) -> Callable[..., Any]:
-    """``call`` applied by Books with every reply of it lost, the first time only."""
-    seen: list[int] = []
-
-    def lossy(*args: Any, **kwargs: Any) -> Any:
-        seen.append(1)
-        if len(seen) > 1:
-            return call(*args, **kwargs)
-        sandbox.faults(lost_response_rate=1.0)
-        try:
-            return call(*args, **kwargs)
-        finally:
-            sandbox.faults(lost_response_rate=0)
-
-    return lossy
-
 
 def test_mark_sent_with_a_lost_reply_is_checked_and_not_repeated(
         engine: sa.Engine, books_sandbox, books_clients, monkeypatch: pytest.MonkeyPatch
@@ -101,7 +84,7 @@ def test_mark_sent_with_a_lost_reply_is_checked_and_not_repeated(
     numbers = _seed(engine)
     books = books_clients.books
     monkeypatch.setattr(books, "mark_invoice_sent",
-                        _lost_once(books_sandbox, books.mark_invoice_sent))
+                        losing_first_reply(books_sandbox, books.mark_invoice_sent))
     report = run_flow(engine, InvoicesFlow(books), retry_base=0)
     assert report.count("synced") == len(numbers)
     _sold_once(engine, books_sandbox)

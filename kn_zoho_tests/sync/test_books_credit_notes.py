@@ -17,7 +17,7 @@ from kn_zoho.sync.books import CreditNotesFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho.sync.service import books_flows
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
-from kn_zoho_tests.sync.books_fixtures import BooksSandbox
+from kn_zoho_tests.sync.books_fixtures import BooksSandbox, losing_first_reply
 from kn_zoho_tests.sync.stock_helpers import books_stock
 
 
@@ -167,22 +167,6 @@ def test_cancelled_after_invoicing_is_credited_in_full_and_back_in_stock(
     assert {sku: after[sku] - before[sku] for sku in returned} == dict(returned)
 
 
-def _lossy(sandbox: BooksSandbox, call: Any) -> Any:
-    """``call`` whose first use is stored by Books but its reply lost."""
-    used: list[int] = []
-
-    def lossy(*args: Any, **kwargs: Any) -> Any:
-        used.append(1)
-        if len(used) > 1:
-            return call(*args, **kwargs)
-        sandbox.faults(lost_response_rate=1.0)
-        try:
-            return call(*args, **kwargs)
-        finally:
-            sandbox.faults(lost_response_rate=0)
-
-    return lossy
-
 
 def _killed_after(call: Any) -> Any:
     """``call`` that Books carries out, then the run dies before it hears back."""
@@ -216,7 +200,7 @@ def test_lost_replies_make_one_credit_note_and_one_refund(
     _sync(engine, books_clients)
     numbers = _refund_everything(engine, orders)
     books = books_clients.books
-    monkeypatch.setattr(books, method, _lossy(books_sandbox, getattr(books, method)))
+    monkeypatch.setattr(books, method, losing_first_reply(books_sandbox, getattr(books, method)))
     for _ in range(3):
         _sync(engine, books_clients)
     _assert_one_each(books_sandbox, numbers)

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from kn_zoho.sync.books import EstimatesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
+from kn_zoho_tests.sync.books_fixtures import losing_first_reply
 from kn_zoho_tests.sync.edits_helpers import (
     execute,
-    losing_first_reply,
     one,
     product,
     quote,

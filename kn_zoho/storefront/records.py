@@ -17,13 +17,14 @@ import sqlalchemy as sa
 _RECORDS_SQL = """
 SELECT q.entity, q.record_key, q.status, q.attempts, q.next_attempt_at, q.last_error_code,
        q.last_error_message, q.zoho_id, q.updated_at,
-       concat_ws(' ', coalesce(u.email, cs.email, ou.email, qu.email),
+       concat_ws(' ', coalesce(u.email, cs.email, ou.email, qu.email, {refund_email}),
                  coalesce(u.full_name, cs.name, p.name),
-                 CASE WHEN q.source_table = 'orders' THEN o.order_number END,
+                 CASE WHEN q.source_table = 'orders' THEN o.order_number
+                      WHEN q.source_table = 'order_refunds' THEN {refund_order} END,
                  CASE WHEN q.source_table = 'b2b_quotes' THEN bq.quote_number END,
                  CASE WHEN q.source_table = 'products' THEN p.sku END) AS label,
-       regexp_replace(coalesce(u.phone, cs.phone, ou.phone, qu.phone, ''), '\\D', '', 'g')
-           AS phone_digits
+       regexp_replace(coalesce(u.phone, cs.phone, ou.phone, qu.phone, {refund_phone}, ''),
+                      '\\D', '', 'g') AS phone_digits
   FROM integration.zoho_sync_queue q
   LEFT JOIN public.users u ON q.source_table = 'users' AND u.id = q.record_id
   LEFT JOIN public.contact_submissions cs
@@ -33,7 +34,25 @@ SELECT q.entity, q.record_key, q.status, q.attempts, q.next_attempt_at, q.last_e
   LEFT JOIN public.b2b_quotes bq ON q.source_table = 'b2b_quotes' AND bq.id = q.record_id
   LEFT JOIN public.users qu ON qu.id = bq.user_id
   LEFT JOIN public.products p ON q.source_table = 'products' AND p.id = q.record_id
+  {refund_joins}
 """
+
+# A refund (credit note) is found by its order's number and its customer, where the
+# storefront has refunds (public.order_refunds, baseline_refunds.sql); elsewhere by its key.
+_REFUND_PARTS = {
+    "refund_email": "ru.email", "refund_order": "ro.order_number", "refund_phone": "ru.phone",
+    "refund_joins": """LEFT JOIN public.order_refunds rf
+         ON q.source_table = 'order_refunds' AND rf.id = q.record_id
+  LEFT JOIN public.orders ro ON ro.id = rf.order_id
+  LEFT JOIN public.users ru ON ru.id = ro.user_id""",
+}
+_NO_REFUND_PARTS = {"refund_email": "NULL", "refund_order": "NULL", "refund_phone": "NULL",
+                    "refund_joins": ""}
+
+
+def _records_sql(conn: sa.Connection) -> str:
+    has_refunds = conn.execute(sa.text("SELECT to_regclass('public.order_refunds')")).scalar()
+    return _RECORDS_SQL.format(**(_REFUND_PARTS if has_refunds else _NO_REFUND_PARTS))
 
 
 @dataclass(frozen=True)
@@ -54,7 +73,8 @@ class QueueRecord:
 
 def _records(conn: sa.Connection, where: str, params: dict[str, object], limit: int
              ) -> list[QueueRecord]:
-    rows = conn.execute(sa.text(f"SELECT * FROM ({_RECORDS_SQL}) r WHERE {where} "  # noqa: S608
+    rows = conn.execute(sa.text(f"SELECT * FROM ({_records_sql(conn)}) r "  # noqa: S608
+                                f"WHERE {where} "
                                 "ORDER BY updated_at DESC, entity, record_key LIMIT :limit"),
                         {**params, "limit": limit})
     return [QueueRecord(r.entity, r.record_key, r.status, r.attempts, r.next_attempt_at,

@@ -186,5 +186,9 @@ def test_a_storefront_without_refund_tables_still_links_its_invoices(
                               {"id": order}).scalar()
         # an order decided never invoiced requeues its refunds: here there are none
         conn.execute(sa.text("SELECT integration.requeue_order_refunds(:id)"), {"id": order})
+    from kn_zoho.storefront.records import find_records
+
+    found = [(r.entity, r.record_key) for r in find_records(engine, "a@example.in")]
     engine.dispose()
     assert linked == "inv-1"
+    assert ("crm_contact", str(user)) in found  # kn-zoho find works without refund tables

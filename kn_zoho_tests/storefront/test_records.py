@@ -70,3 +70,15 @@ def test_find_command_prints_state_error_and_a_link(seeded: sa.Engine, database_
     missing = CliRunner().invoke(main, ["find", "nobody@nowhere.in",
                                         "--database-url", database_url])
     assert missing.exit_code == 1
+
+
+def test_find_a_refund_by_its_order_number_and_customer_email(seeded: sa.Engine) -> None:
+    from kn_zoho.storefront.seed.refunds import seed_refunds
+
+    seed_refunds(seeded, refunds=1)
+    refund = _one(seeded, "SELECT r.refund_number, o.order_number, u.email "
+                          "FROM order_refunds r JOIN orders o ON o.id = r.order_id "
+                          "JOIN users u ON u.id = o.user_id LIMIT 1")
+    for text in (refund.order_number, refund.email, refund.refund_number):
+        found = {(r.entity, r.record_key) for r in find_records(seeded, text)}
+        assert ("books_credit_note", refund.refund_number) in found, text

@@ -210,14 +210,29 @@ def invoice_from_order(
     grand_total = v.money(order.get("grand_total"), record, "grand_total")
     adjustment = t.adjustment(record, grand_total, totals,
                              t.total_tolerance() if tolerance is None else tolerance)
+    return gst_sale_payload(
+        record, customer_id=customer_id, reference=order["order_number"],
+        issued_on=v.ist_date(order.get("paid_at"), record, "paid_at"), place=place.code,
+        line_items=_line_items(checked, item_ids, taxes, supply), shipping=shipping,
+        shipping_rate=shipping_rate, adjustment=adjustment, taxes=taxes, supply=supply,
+        user=user)
+
+
+def gst_sale_payload(record: str, *, customer_id: str, reference: str, issued_on: str,
+                     place: str, line_items: list[dict[str, Any]], shipping: Decimal,
+                     shipping_rate: Decimal | None, adjustment: Decimal, taxes: TaxTable,
+                     supply: SupplyType, user: Row | None) -> dict[str, Any]:
+    """What a GST invoice and its credit notes share: tax-inclusive lines (discounts at item
+    level, the only level Zoho applies them), the shipping at the principal supply's rate, a
+    visible rounding adjustment and, with ``user``, the buyer's GST treatment and GSTIN."""
     payload: dict[str, Any] = {
         "customer_id": customer_id,
-        "reference_number": order["order_number"],
-        "date": v.ist_date(order.get("paid_at"), record, "paid_at"),
-        "place_of_supply": place.code,
+        "reference_number": reference,
+        "date": issued_on,
+        "place_of_supply": place,
         "is_inclusive_tax": True,
-        "discount_type": "item_level",  # Zoho applies line discounts only at item level
-        "line_items": _line_items(checked, item_ids, taxes, supply),
+        "discount_type": "item_level",
+        "line_items": line_items,
         "shipping_charge": float(shipping),
     }
     if shipping_rate is not None:

@@ -20,16 +20,15 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from kn_zoho.mapping import totals as t
 from kn_zoho.mapping import validation as v
 from kn_zoho.mapping.books import (
     DEFAULT_PAYMENT_MODE,
     PAYMENT_MODES,
     REFERENCE_MAX,
     TaxTable,
-    _gst_treatment,
     _lines,
     _tax_id,
+    gst_sale_payload,
 )
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.mapping.gst import TaxLine, document_totals, principal_rate, round_paisa, supply_type
@@ -87,25 +86,13 @@ def credit_note_from_refund(
         raise MappingError(record, "amount", f"refunded amount {amount} differs from "
                            f"{totals.total} that Zoho Books computes from the refunded lines, "
                            f"shipping {shipping} and adjustment {adjustment}")
-    payload: dict[str, Any] = {
-        "customer_id": customer_id,
-        "creditnote_number": number,
-        "reference_number": order["order_number"],
-        "date": v.ist_date(refund.get("refunded_at"), record, "refunded_at"),
-        "place_of_supply": place.code,
-        "is_inclusive_tax": True,
-        "discount_type": "item_level",
-        "line_items": line_items,
-        "shipping_charge": float(shipping),
-    }
-    if shipping_rate is not None:
-        payload["shipping_charge_tax_id"] = _tax_id(taxes, shipping_rate, supply, record)
-    if adjustment:
-        payload["adjustment"] = float(adjustment)
-        payload["adjustment_description"] = t.ADJUSTMENT_DESCRIPTION
-    if user is not None:
-        payload.update(_gst_treatment(user, record))
-    return payload
+    payload = gst_sale_payload(
+        record, customer_id=customer_id, reference=order["order_number"],
+        issued_on=v.ist_date(refund.get("refunded_at"), record, "refunded_at"),
+        place=place.code, line_items=line_items, shipping=shipping,
+        shipping_rate=shipping_rate, adjustment=adjustment, taxes=taxes, supply=supply,
+        user=user)
+    return {"creditnote_number": number, **payload}
 
 
 def _signed_amount(value: Any, record: str, field: str) -> Decimal:

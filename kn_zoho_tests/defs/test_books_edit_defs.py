@@ -25,7 +25,7 @@ from kn_zoho.sandbox import credentials
 from kn_zoho.sync.books import BooksCatalog, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
-from kn_zoho_tests.sync.edits_helpers import GSTIN_MH, execute, order, product, user
+from kn_zoho_tests.sync.storefront_rows import GSTIN_MH, execute, order, product, user
 
 ASSET = AssetKey("books_contacts")
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from kn_zoho.storefront import queue
 from kn_zoho.sync.books import BooksCatalog, EstimatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
+from kn_zoho_tests.sync import storefront_rows as rows
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 
 SKU_TWINS = [("KNB-BF-1000", "knb-bf-1000"), ("NEEM-OIL-1L", "Neem-Oil-1l"),
@@ -29,27 +30,6 @@ def _one(engine: sa.Engine, sql: str, **params: object) -> str:
 def _user(engine: sa.Engine, email: str, name: str = "Asha Rao") -> str:
     return _one(engine, "INSERT INTO users (email, full_name, billing_state, shipping_state) "
                         "VALUES (:e, :n, 'KA', 'KA') RETURNING id", e=email, n=name)
-
-
-def _product(engine: sa.Engine, sku: str, name: str = "Neem oil", hsn: str = "3808") -> str:
-    return _one(engine, "INSERT INTO products (sku, name, hsn_code, gst_rate, price) "
-                        "VALUES (:s, :n, :h, 18, 118) RETURNING id", s=sku, n=name, h=hsn)
-
-
-def _order(engine: sa.Engine, number: str, user: str, product: str) -> str:
-    """A paid order of one unit at 118.00 (GST 18% included), shipped within Karnataka."""
-    with engine.begin() as conn:
-        order = conn.execute(sa.text(
-            "INSERT INTO orders (order_number, user_id, shipping_state, subtotal, grand_total, "
-            "tax_total, payment_status, paid_at, payment_gateway_id) VALUES (:n, :u, 'KA', 118, "
-            "118, 18, 'pending', now(), :pay) RETURNING id"),
-            {"n": number, "u": user, "pay": f"pay_{number.replace('/', '')}"}).scalar()
-        conn.execute(sa.text(
-            "INSERT INTO order_items (order_id, product_id, quantity, unit_price, gst_rate, "
-            "line_total) VALUES (:o, :p, 1, 118, 18, 118)"), {"o": order, "p": product})
-        conn.execute(sa.text("UPDATE orders SET payment_status = 'paid' WHERE id = :o"),
-                     {"o": order})
-    return str(order)
 
 
 def _quote(engine: sa.Engine, number: str, user: str, product: str) -> str:
@@ -88,12 +68,12 @@ def _results(report: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("first", "twin"), SKU_TWINS)
 def test_sku_case_twin_fails_and_never_touches_the_other_products_item(
         engine: sa.Engine, books_sandbox, books_clients, first: str, twin: str) -> None:
-    owner = _product(engine, first, "Bio fertiliser 1 kg")
+    owner = rows.product(engine, first, "Bio fertiliser 1 kg")
     items, invoices, _ = _flows(books_clients)
     run_flow(engine, items, retry_base=0)
     before = _books(books_sandbox, "books_items")
 
-    twin_id = _product(engine, twin, "Something else entirely")
+    twin_id = rows.product(engine, twin, "Something else entirely")
     result = _results(run_flow(engine, items, retry_base=0))[twin]
     assert (result.status, result.error_code) == ("failed", "INVALID_DATA")
     assert f"product {twin}: field 'sku': '{twin}' differs only in letter case from SKU " \
@@ -102,7 +82,7 @@ def test_sku_case_twin_fails_and_never_touches_the_other_products_item(
 
     # an order of the twin product fails too, naming the line's SKU; nothing is invoiced
     user = _user(engine, "buyer@example.in")
-    _order(engine, "KN-77", user, twin_id)
+    rows.order(engine, "KN-77", user, twin_id)
     invoice = _results(run_flow(engine, invoices, retry_base=0))["KN-77"]
     assert invoice.status == "failed"
     assert f"order KN-77 line 1 ({twin}): field 'sku'" in invoice.error_message
@@ -124,11 +104,11 @@ def test_sku_case_twin_fails_and_never_touches_the_other_products_item(
 def test_an_item_linked_to_another_product_is_never_updated(
         engine: sa.Engine, books_sandbox, books_clients) -> None:
     """Before this fix a twin could already be linked: the item keeps the first product's data."""
-    first = _product(engine, "KNB-BF-1000", "Bio fertiliser 1 kg")
+    first = rows.product(engine, "KNB-BF-1000", "Bio fertiliser 1 kg")
     items, _, _ = _flows(books_clients)
     run_flow(engine, items, retry_base=0)
     before = _books(books_sandbox, "books_items")
-    twin = _product(engine, "knb-bf-1000", "Something else")
+    twin = rows.product(engine, "knb-bf-1000", "Something else")
     with engine.begin() as conn:  # as the old code left it: both linked to one item
         conn.execute(sa.text("UPDATE products SET zoho_books_id = (SELECT zoho_books_id FROM "
                              "products WHERE id = :a) WHERE id = :b"), {"a": first, "b": twin})
@@ -143,16 +123,16 @@ def test_email_case_twin_is_invoiced_to_a_books_customer_of_its_own(
         engine: sa.Engine, books_sandbox, books_clients, first: str, twin: str) -> None:
     """Two storefront accounts are two Books customers; the first one's contact and invoice
     stay byte for byte what they were."""
-    product = _product(engine, "KNB-1")
+    product = rows.product(engine, "KNB-1")
     owner = _user(engine, first, "Asha Rao")
-    _order(engine, "KN-1", owner, product)
+    rows.order(engine, "KN-1", owner, product)
     _, invoices, _ = _flows(books_clients)
     run_flow(engine, invoices, retry_base=0)
     contacts, documents = (_books(books_sandbox, "books_contacts"),
                            _books(books_sandbox, "books_invoices"))
 
     twin_user = _user(engine, twin, "Another Buyer")
-    _order(engine, "KN-2", twin_user, product)
+    rows.order(engine, "KN-2", twin_user, product)
     _, invoices, _ = _flows(books_clients)  # a new run: its listing holds the first contact
     result = _results(run_flow(engine, invoices, retry_base=0))["KN-2"]
     assert result.status == "synced" and "customer:create" in result.operation
@@ -169,14 +149,14 @@ def test_email_case_twin_is_invoiced_to_a_books_customer_of_its_own(
 @pytest.mark.parametrize(("first", "twin"), NUMBER_TWINS)
 def test_document_number_case_twin_never_adopts_the_other_orders_invoice(
         engine: sa.Engine, books_sandbox, books_clients, first: str, twin: str) -> None:
-    product = _product(engine, "KNB-1")
-    _order(engine, first, _user(engine, "a@example.in"), product)
+    product = rows.product(engine, "KNB-1")
+    rows.order(engine, first, _user(engine, "a@example.in"), product)
     _, invoices, _ = _flows(books_clients)
     run_flow(engine, invoices, retry_base=0)
     documents = _books(books_sandbox, "books_invoices")
     payments = books_sandbox.records("books_payments")
 
-    _order(engine, twin, _user(engine, "b@example.in", "Ravi Kumar"), product)
+    rows.order(engine, twin, _user(engine, "b@example.in", "Ravi Kumar"), product)
     result = _results(run_flow(engine, invoices, retry_base=0))[twin]
     assert (result.status, result.error_code, result.zoho_id) == ("failed", "NUMBER_TAKEN", None)
     assert result.error_message.startswith(
@@ -190,7 +170,7 @@ def test_document_number_case_twin_never_adopts_the_other_orders_invoice(
                                             ("B2B-Q1", "b2b-q1")])
 def test_quote_number_case_twin_never_adopts_the_other_quotes_estimate(
         engine: sa.Engine, books_sandbox, books_clients, first: str, twin: str) -> None:
-    product = _product(engine, "KNB-1")
+    product = rows.product(engine, "KNB-1")
     _quote(engine, first, _user(engine, "a@example.in"), product)
     _, _, estimates = _flows(books_clients)
     run_flow(engine, estimates, retry_base=0)
@@ -206,8 +186,8 @@ def test_quote_number_case_twin_never_adopts_the_other_quotes_estimate(
 
 def test_order_failing_on_its_product_syncs_after_the_product_is_fixed(
         engine: sa.Engine, books_sandbox, books_clients) -> None:
-    product = _product(engine, "KNB-9", hsn="38-08")  # not an HSN code
-    _order(engine, "KN-9", _user(engine, "farmer@example.in"), product)
+    product = rows.product(engine, "KNB-9", hsn="38-08")  # not an HSN code
+    rows.order(engine, "KN-9", _user(engine, "farmer@example.in"), product)
     _, invoices, _ = _flows(books_clients)
     first = _results(run_flow(engine, invoices, retry_base=0))["KN-9"]
     assert first.status == "failed" and "field 'hsn_code'" in first.error_message
@@ -225,7 +205,8 @@ def test_order_failing_on_its_product_syncs_after_the_product_is_fixed(
 
 def test_renamed_order_number_is_invoiced_under_the_new_number(
         engine: sa.Engine, books_sandbox, books_clients) -> None:
-    order = _order(engine, "#KN1034", _user(engine, "a@example.in"), _product(engine, "KNB-1"))
+    order = rows.order(engine, "#KN1034", _user(engine, "a@example.in"),
+                       rows.product(engine, "KNB-1"))
     _, invoices, _ = _flows(books_clients)
     assert _results(run_flow(engine, invoices, retry_base=0))["#KN1034"].status == "failed"
     with engine.begin() as conn:
@@ -243,7 +224,7 @@ def test_renamed_order_number_is_invoiced_under_the_new_number(
 @pytest.mark.parametrize("sku", ["KNB-OLD-1", "KNB-SEASONAL", "KNB-DISCONTINUED"])
 def test_inactive_product_gets_no_books_item_until_it_is_sold_or_activated(
         engine: sa.Engine, books_sandbox, books_clients, sku: str) -> None:
-    product = _product(engine, sku)
+    product = rows.product(engine, sku)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE products SET is_active = false WHERE id = :id"),
                      {"id": product})
@@ -259,7 +240,7 @@ def test_inactive_product_gets_no_books_item_until_it_is_sold_or_activated(
         [again] = run_flow(engine, items, retry_base=0).results
         assert again.operation == "create"
     else:  # sold while inactive (an order placed before): the invoice creates the item
-        _order(engine, f"KN-{sku[-1]}", _user(engine, "buyer@example.in"), product)
+        rows.order(engine, f"KN-{sku[-1]}", _user(engine, "buyer@example.in"), product)
         [invoice] = run_flow(engine, invoices, retry_base=0).results
         assert invoice.status == "synced" and "item:create" in invoice.operation
     [item] = books_sandbox.records("books_items")

@@ -12,7 +12,7 @@ from kn_zoho.sync.runner import run_flow
 from kn_zoho.sync.service import books_flows, run_flows, summary
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import losing_first_reply
-from kn_zoho_tests.sync.edits_helpers import (
+from kn_zoho_tests.sync.storefront_rows import (
     GSTIN_KA,
     GSTIN_MH,
     by_id,

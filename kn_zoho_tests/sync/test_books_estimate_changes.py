@@ -11,7 +11,7 @@ from kn_zoho.sync.books import EstimatesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import losing_first_reply
-from kn_zoho_tests.sync.edits_helpers import (
+from kn_zoho_tests.sync.storefront_rows import (
     execute,
     one,
     product,

@@ -1,4 +1,4 @@
-"""Small storefront records for the tests of edits after the first sync (issue 14)."""
+"""Small storefront records for the Books sync tests (bad data, edits after the first sync)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ def user(engine: sa.Engine, email: str, name: str = "Asha Rao", gstin: str | Non
                    e=email, n=name, g=gstin, p=phone, t="b2b" if gstin else "b2c"))
 
 
-def product(engine: sa.Engine, sku: str, name: str = "Neem oil") -> str:
+def product(engine: sa.Engine, sku: str, name: str = "Neem oil", hsn: str = "3808") -> str:
     return str(one(engine, "INSERT INTO products (sku, name, hsn_code, gst_rate, price) "
-                           "VALUES (:s, :n, '3808', 18, 118) RETURNING id", s=sku, n=name))
+                           "VALUES (:s, :n, :h, 18, 118) RETURNING id", s=sku, n=name, h=hsn))
 
 
 def order(engine: sa.Engine, number: str, user_id: str, product_id: str, *,
@@ -44,7 +44,7 @@ def order(engine: sa.Engine, number: str, user_id: str, product_id: str, *,
             "INSERT INTO orders (order_number, user_id, shipping_state, subtotal, grand_total, "
             "tax_total, payment_status, paid_at, payment_gateway_id) VALUES (:n, :u, 'KA', 118, "
             "118, 18, 'pending', now(), :pay) RETURNING id"),
-            {"n": number, "u": user_id, "pay": f"pay_{number}"}).scalar()
+            {"n": number, "u": user_id, "pay": f"pay_{number.replace('/', '')}"}).scalar()
         conn.execute(sa.text(
             "INSERT INTO order_items (order_id, product_id, quantity, unit_price, gst_rate, "
             "line_total) VALUES (:o, :p, 1, 118, 18, 118)"), {"o": order_id, "p": product_id})

@@ -1,6 +1,10 @@
 """Stock both ways in Dagster: the push as an asset, the pull as the two stock assets, a
 schedule running both every minute, and the ``stock_in_step`` check.
 
+While Books' daily budget is spent even for stock (which may use all of it, see
+:mod:`kn_zoho.zoho.budget`), the schedule and the sensor launch nothing and say when stock
+resumes: a run would only fail on its first call.
+
 Thin: the work is :mod:`kn_zoho.sync.stock`; these only call it and publish metadata.
 """
 
@@ -20,12 +24,14 @@ from dagster import (
     MetadataValue,
     RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
     asset,
     asset_check,
     define_asset_job,
     multi_asset,
+    schedule,
     sensor,
 )
 
@@ -34,6 +40,7 @@ from kn_zoho.sync.books.common import books_api_calls
 from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.sync.stock.pull import pull
 from kn_zoho.sync.stock.push import push
+from kn_zoho.zoho import budget
 
 GROUP = "stock"
 SCHEDULE_MINUTES_ENV = "KN_ZOHO_STOCK_SCHEDULE_MINUTES"
@@ -126,15 +133,27 @@ def stock_schedule_minutes() -> int:
     return int(raw)
 
 
+def stock_budget_pause(engine: sa.Engine) -> SkipReason | None:
+    """A skip naming when stock resumes while the Books budget is spent for stock, else None."""
+    pause = budget.pause_for(engine, "books_stock", priority=budget.Priority.STOCK)
+    return None if pause is None else SkipReason(f"stock waits: {pause.message}")
+
+
 def stock_schedule() -> ScheduleDefinition:
     """Both directions every N minutes; each run costs 1 adjustment call when the storefront
     changed + ceil(items/200) calls for the snapshot."""
     minutes = stock_schedule_minutes()
-    return ScheduleDefinition(
-        name="stock_sync_schedule", job=stock_sync_job,
-        cron_schedule="* * * * *" if minutes == 1 else f"*/{minutes} * * * *",
-        default_status=DefaultScheduleStatus.RUNNING,
-        description=f"Stock both ways every {minutes} minute(s).")
+
+    @schedule(name="stock_sync_schedule", job=stock_sync_job,
+              cron_schedule="* * * * *" if minutes == 1 else f"*/{minutes} * * * *",
+              default_status=DefaultScheduleStatus.RUNNING,
+              description=f"Stock both ways every {minutes} minute(s), unless the daily Books "
+              "budget is spent.")
+    def _stock_schedule(context: ScheduleEvaluationContext, storefront: StorefrontDatabase
+                        ) -> RunRequest | SkipReason:
+        return stock_budget_pause(storefront.get_engine()) or RunRequest()
+
+    return _stock_schedule
 
 
 stock_sync_schedule = stock_schedule()
@@ -147,10 +166,11 @@ stock_sync_schedule = stock_schedule()
         "rather than at the next scheduled minute.")
 def storefront_stock_changes(context: SensorEvaluationContext, storefront: StorefrontDatabase
                              ) -> RunRequest | SkipReason:
-    with storefront.get_engine().connect() as conn:
+    engine = storefront.get_engine()
+    with engine.connect() as conn:
         newest = conn.execute(sa.text(
             "SELECT max(id) FROM integration.stock_movements WHERE source = 'storefront' "
             "AND pushed_at IS NULL AND push_reference IS NULL")).scalar()
     if newest is None:
         return SkipReason("no unpushed storefront stock change")
-    return RunRequest(run_key=f"stock-change-{newest}")
+    return stock_budget_pause(engine) or RunRequest(run_key=f"stock-change-{newest}")

@@ -108,3 +108,28 @@ def test_spent_budget_stops_the_sensors_and_the_check_says_when_work_resumes(
     assert figures["zoho_books_calls_used_today"] == 90
     assert figures["zoho_books_calls_remaining"] == 10
     assert figures["zoho_crm_credits_used_today"] == 0
+
+
+def test_stock_runs_go_on_into_the_reserve_and_wait_once_it_is_spent(
+        engine: sa.Engine, storefront: StorefrontDatabase) -> None:
+    from dagster import build_schedule_context
+
+    from kn_zoho.defs.stock import stock_sync_schedule, storefront_stock_changes
+    from kn_zoho_tests.sync.stock_helpers import admin_edit, store_stock
+
+    admin_edit(engine, sorted(store_stock(engine))[0], 3)  # an unpushed storefront change
+    with DagsterInstance.ephemeral() as instance:
+        schedule_context = build_schedule_context(instance=instance,
+                                                  resources={"storefront": storefront})
+        _spend(engine, 90, Priority.SALES)  # invoices have stopped; stock has its reserve
+        assert not isinstance(stock_sync_schedule(schedule_context), SkipReason)
+        assert not isinstance(_tick(storefront_stock_changes, storefront), SkipReason)
+
+        _spend(engine, 10, Priority.STOCK)  # the reserve is gone too
+        [state] = budget_states(engine)
+        waits = (f"stock waits: daily Books budget spent, resumes at "
+                 f"{state.resets_at.astimezone(IST):%H:%M} IST")
+        for skipped in (stock_sync_schedule(schedule_context),
+                        _tick(storefront_stock_changes, storefront)):
+            assert isinstance(skipped, SkipReason)
+            assert skipped.skip_message.startswith(waits)

@@ -4,12 +4,15 @@ Each check reads only (no record is written): the token works (a refresh, then
 ``GET /crm/v8/users?type=CurrentUser``); every CRM field our payloads carry exists with a type
 that takes our value, and the two key fields are unique (:mod:`.crm_fields`); the Books
 organization id is one the token can see; the organization's state is
-``KN_ZOHO_BOOKS_ORGANIZATION_STATE``; and Books has the intra-state GST group and the IGST tax
-for every GST rate the storefront's products use.
+``KN_ZOHO_BOOKS_ORGANIZATION_STATE``; Books has the intra-state GST group and the IGST tax
+for every GST rate the storefront's products use; and refunds have a bank account to be paid
+from (``KN_ZOHO_BOOKS_REFUND_ACCOUNT_ID`` names an active one, or the organization has exactly
+one), so the first refund does not fail on it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +22,7 @@ import sqlalchemy as sa
 from kn_zoho.mapping.books import tax_table_from_zoho
 from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.mapping.states import state_for_code
+from kn_zoho.sync.books.credit_notes import REFUND_ACCOUNT_ENV
 from kn_zoho.sync.crm_fields import MODULES, check_fields, requirements
 from kn_zoho.zoho.errors import ZohoError
 from kn_zoho.zoho.factory import ZohoClients
@@ -114,6 +118,27 @@ def check_taxes(clients: ZohoClients, rates: Iterable[Decimal]) -> list[Check]:
     return lines or [Check("books taxes", "GST", True, "no products yet: nothing to check")]
 
 
+def check_refund_account(clients: ZohoClients, configured: str | None) -> list[Check]:
+    """The bank account credit-note refunds are paid from, as the refund flow will pick it."""
+    accounts = [a for a in clients.books.list_bank_accounts() if a.get("is_active", True)]
+    names = ", ".join(f"{a.get('account_name')} ({a.get('account_id')})" for a in accounts)
+    if configured:
+        [account] = [a for a in accounts if str(a.get("account_id")) == configured] or [None]
+        if account is None:
+            return [Check("books refunds", "bank account", False,
+                          f"{REFUND_ACCOUNT_ENV}={configured!r} is not an active bank account "
+                          f"of the organization ({names or 'none'})")]
+        return [Check("books refunds", "bank account", True,
+                      f"refunds paid from {account.get('account_name')} ({configured})")]
+    if len(accounts) != 1:
+        return [Check("books refunds", "bank account", False,
+                      f"the organization has {len(accounts)} active bank accounts "
+                      f"({names or 'none'}): set {REFUND_ACCOUNT_ENV} to the one gateway "
+                      "refunds are paid from")]
+    return [Check("books refunds", "bank account", True,
+                  f"refunds paid from the only bank account, {names}")]
+
+
 def run_doctor(engine: sa.Engine, clients: ZohoClients, config: CrmFieldConfig,
                organization_state: str) -> list[Check]:
     """Every check, in order; each failure is its own line."""
@@ -124,6 +149,9 @@ def run_doctor(engine: sa.Engine, clients: ZohoClients, config: CrmFieldConfig,
                   lambda: check_books_organization(clients, organization_state)),
         *_guarded("books taxes", "settings/taxes",
                   lambda: check_taxes(clients, product_gst_rates(engine))),
+        *_guarded("books refunds", "bankaccounts",
+                  lambda: check_refund_account(
+                      clients, os.environ.get(REFUND_ACCOUNT_ENV, "").strip() or None)),
     ]
 
 

@@ -25,6 +25,7 @@ def env(monkeypatch: pytest.MonkeyPatch, database_url: str, sandbox) -> None:
                         "KN_ZOHO_DATABASE_URL": database_url}.items():
         monkeypatch.setenv(name, value)
     for name in ("KN_ZOHO_BOOKS_ORGANIZATION_STATE", "KN_ZOHO_CRM_LEAD_REFERENCE_FIELD",
+                 "KN_ZOHO_BOOKS_REFUND_ACCOUNT_ID",
                  "KN_ZOHO_CRM_CONTACT_KEY_FIELD", "KN_ZOHO_CRM_GSTIN_FIELD",
                  "KN_ZOHO_CRM_CONTACT_COMPANY_FIELD"):
         monkeypatch.delenv(name, raising=False)
@@ -41,7 +42,8 @@ def test_demo_sandbox_passes(env: None, engine: sa.Engine, sandbox) -> None:
     assert code == 0, output
     assert "FAIL" not in output
     for words in ("works for KN Sandbox Admin", "KN_User_ID (unique)", "KN_Reference (unique)",
-                  "60012345678", "Karnataka (KA)", "GST 18%"):
+                  "60012345678", "Karnataka (KA)", "GST 18%",
+                  "refunds paid from the only bank account, Gateway settlement account"):
         assert words in output
     assert sandbox.write_calls("/crm/") + sandbox.write_calls("/books/") == 0  # reads only
 
@@ -89,4 +91,17 @@ def test_wrong_organization_and_bad_token(engine: sa.Engine, zoho_clients, sandb
     table = format_table(checks)
     assert "'60099999999' is not one of this token's organizations (60012345678)" in table
     failing = [c for c in checks if not c.ok]
-    assert [c.area for c in failing] == ["books", "books taxes"]
+    assert [c.area for c in failing] == ["books", "books taxes", "books refunds"]
+
+
+def test_a_refund_account_that_is_not_a_bank_account_of_the_org_fails(
+        env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KN_ZOHO_BOOKS_REFUND_ACCOUNT_ID", "460000000099999")
+    code, output = _doctor()
+    assert code == 1
+    [line] = [line for line in output.splitlines() if line.startswith("FAIL")]
+    assert ("KN_ZOHO_BOOKS_REFUND_ACCOUNT_ID='460000000099999' is not an active bank account "
+            "of the organization (Gateway settlement account (460000000077001))") in line
+    monkeypatch.setenv("KN_ZOHO_BOOKS_REFUND_ACCOUNT_ID", "460000000077001")
+    code, output = _doctor()
+    assert code == 0 and "refunds paid from Gateway settlement account (460000000077001)" in output

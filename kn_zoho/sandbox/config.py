@@ -21,6 +21,10 @@ class SandboxConfig:
     daily_limit: int = 10_000
     books_concurrency: int = 10
     crm_concurrency: int = 10
+    # CRM API credits per rolling window (Standard edition's base, shared/ZOHO_FACTS.md;
+    # None: unlimited) and the window's length (None: a day of ``minute_seconds`` minutes).
+    crm_credits: int | None = 50_000
+    crm_credit_window_seconds: float | None = None
     refresh_limit: int = 10
     refresh_window_seconds: float = 600.0
     max_live_tokens: int = 15
@@ -32,6 +36,13 @@ class SandboxConfig:
     # Books' daily-limit window on its own, so a test can shorten the day without shortening
     # the minute (None: 1440 minutes).
     daily_window_seconds: float | None = None
+
+    @property
+    def crm_credit_window(self) -> float:
+        """Length of CRM's rolling credit window, scaled with the minute unless set."""
+        if self.crm_credit_window_seconds is not None:
+            return self.crm_credit_window_seconds
+        return self.minute_seconds * 1440
 
     @property
     def day_seconds(self) -> float:

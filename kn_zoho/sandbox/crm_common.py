@@ -3,6 +3,7 @@ records are matched."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -34,6 +35,34 @@ class CrmService(Service):
 
     def internal_error(self) -> Response:
         return crm_error(500, "INTERNAL_ERROR", "Internal Server Error").response
+
+    async def admit(self, request: Request, state: SandboxState) -> Response | None:
+        """Spend the call's API credits (see :class:`~kn_zoho.sandbox.limits.CreditLedger`)."""
+        if state.crm_credits is None:
+            return None
+        if state.crm_credits.try_charge(state.now(), await credit_cost(request)):
+            return None
+        return crm_error(429, "TOO_MANY_REQUESTS",
+                         "You have exhausted the API credits of this 24-hour window.").response
+
+    def finish(self, response: Response, state: SandboxState) -> Response:
+        if state.crm_credits is not None:
+            remaining = state.crm_credits.remaining_if_half_used(state.now())
+            if remaining is not None:
+                response.headers["X-API-CREDITS-REMAINING"] = str(remaining)
+        return response
+
+
+async def credit_cost(request: Request) -> int:
+    """1 credit a call; an insert, update or upsert 1 per 10 records (shared/ZOHO_FACTS.md)."""
+    if request.method not in ("POST", "PUT"):
+        return 1
+    try:
+        body = await request.json()
+    except ValueError:
+        return 1  # the handler refuses the body; the call still costs its credit
+    records = body.get("data") if isinstance(body, dict) else None
+    return max(1, math.ceil(len(records) / 10)) if isinstance(records, list) else 1
 
 
 def crm_error(status: int, code: str, message: str,

@@ -1,4 +1,5 @@
-"""Zoho's request limits: concurrent calls, Books' per-minute window and daily allowance.
+"""Zoho's request limits: concurrent calls, Books' per-minute window and daily allowance, and
+CRM's API credits.
 
 The per-minute limit uses a sliding window (the last ``minute_seconds`` of admitted calls);
 the daily limit a fixed window that starts with the first call of the "day". Refused calls
@@ -84,3 +85,46 @@ class RequestLimiter:
             started = now if self._day_started is None else self._day_started
             reset = max(0.0, started + self._day_seconds - now)
             return Allowance(self._daily, max(0, self._daily - self._day_count), int(reset))
+
+
+class CreditLedger:
+    """CRM's API credits over a rolling window: a call is admitted only if its whole cost fits.
+
+    Zoho documents credits per 24-hour window by edition, most calls costing 1 credit
+    (https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html, the table of
+    https://www.zoho.com/crm/developer/docs/api/v4/api-limits.html); that an insert, update or
+    upsert costs 1 credit per 10 records, that the window rolls, and that replies carry
+    ``X-API-CREDITS-REMAINING`` once half is used come from shared/ZOHO_FACTS.md. Zoho does not
+    document the reply to a call past the credits; the sandbox refuses it whole (HTTP 429
+    ``TOO_MANY_REQUESTS``, no Retry-After, nothing done) and sends no credit header on the
+    refusal, so a client cannot count on learning of it there: the stricter reading.
+    """
+
+    def __init__(self, credits: int, window_seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._credits = credits
+        self._window = window_seconds
+        self._spent: deque[tuple[float, int]] = deque()
+        self._used = 0
+
+    def _expire(self, now: float) -> None:
+        while self._spent and now - self._spent[0][0] >= self._window:
+            self._used -= self._spent.popleft()[1]
+
+    def try_charge(self, now: float, cost: int) -> bool:
+        """Spend ``cost`` credits for a call starting now, or refuse it (nothing spent)."""
+        with self._lock:
+            self._expire(now)
+            if self._used + cost > self._credits:
+                return False
+            self._spent.append((now, cost))
+            self._used += cost
+            return True
+
+    def remaining_if_half_used(self, now: float) -> int | None:
+        """Credits left once at least half are used (the header's value), else None."""
+        with self._lock:
+            self._expire(now)
+            if self._used * 2 < self._credits:
+                return None
+            return self._credits - self._used

@@ -52,6 +52,10 @@ class Service(ABC):
         """A service-specific refusal before the call is counted against limits."""
         return None
 
+    async def admit(self, request: Request, state: SandboxState) -> Response | None:
+        """A refusal of a call already within the request limits (e.g. CRM's credits)."""
+        return None
+
     def finish(self, response: Response, state: SandboxState) -> Response:
         """Last touches on every admitted reply (e.g. rate-limit headers)."""
         return response
@@ -75,6 +79,11 @@ def zoho_endpoint(service: Service, handler: Handler) -> Endpoint:
                 state.stats.rate_limited += 1
             return service.limit_refusal(refusal)
         try:
+            refused = await service.admit(request, state)
+            if refused is not None:
+                with state.lock:
+                    state.stats.rate_limited += 1
+                return refused
             return service.finish(await _run(service, handler, request, state), state)
         finally:
             limiter.release()

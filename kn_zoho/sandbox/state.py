@@ -24,7 +24,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from kn_zoho.sandbox.config import SandboxConfig
-from kn_zoho.sandbox.limits import RequestLimiter
+from kn_zoho.sandbox.limits import CreditLedger, RequestLimiter
 
 IST = timezone(timedelta(hours=5, minutes=30))
 DATA_VERSION = 1
@@ -137,6 +137,8 @@ class SandboxState:
             self.faults = Faults()
             self.fault_rng = random.Random(config.seed)
             self.crm_limiter = RequestLimiter(concurrency=config.crm_concurrency)
+            self.crm_credits = None if config.crm_credits is None else CreditLedger(
+                config.crm_credits, config.crm_credit_window)
             self.books_limiter = RequestLimiter(
                 concurrency=config.books_concurrency,
                 per_minute=config.rate_limit_per_minute, minute_seconds=config.minute_seconds,

@@ -176,13 +176,15 @@ class _Pass:
         spent = [c for c in self.started if _budget_refusal(outcomes[c.record_key])]
         if not spent:
             return
-        pause = budget.pause_for(self.engine, self.flow.entity)
+        pause = budget.pause_for(self.engine, self.flow.entity, refused=True)
         if pause is None:  # Zoho said spent and no ledger knows more: probe again later
             wait = timedelta(seconds=budget.BudgetSettings.from_env().probe_seconds)
-            pause = budget.BudgetPause(budget.product_of(self.flow.entity) or budget.BOOKS,
-                                       datetime.now(UTC) + wait,
-                                       "Zoho's daily limit reached (code 45), trying again "
-                                       f"at {budget.resumes_at_text(datetime.now(UTC) + wait)}")
+            product = budget.product_of(self.flow.entity) or budget.BOOKS
+            said = ("Zoho's daily limit reached (code 45)" if product == budget.BOOKS
+                    else "Zoho CRM's API credits spent")
+            until = datetime.now(UTC) + wait
+            pause = budget.BudgetPause(product, until, f"{said}, trying again at "
+                                       f"{budget.resumes_at_text(until)}")
         deferred = spent + self.unstarted
         queue.defer(self.engine, deferred, worker=self.worker, until=pause.resets_at,
                     reason=pause.message,

@@ -382,15 +382,19 @@ class BudgetPause:
 
 
 def pause_for(engine: sa.Engine, entity: str, settings: BudgetSettings | None = None,
-              priority: Priority | None = None) -> BudgetPause | None:
-    """Whether ``entity``'s work must wait for the budget (None: go ahead)."""
+              priority: Priority | None = None, *, refused: bool = False
+              ) -> BudgetPause | None:
+    """Whether ``entity``'s work must wait for the budget (None: go ahead).
+
+    ``refused``: the ledger has just refused one of its calls, so its current window is spent
+    for this work even when a few credits are left (a CRM write of 100 records costs 10)."""
     product = product_of(entity)
     if product is None:
         return None
     settings = settings or BudgetSettings.from_env()
     priority = priority or PRIORITY_OF_ENTITY.get(entity, Priority.SALES)
-    spent = [s for s in budget_states(engine)
-             if s.product == product and s.spent_for(settings, priority)]
+    spent = [s for s in budget_states(engine) if s.product == product
+             and (s.spent_for(settings, priority) or (refused and s.current))]
     if not spent:
         return None
     resets_at = max(s.resets_at for s in spent)

@@ -20,13 +20,17 @@ from kn_zoho.sandbox.server import serve
               help="Length of a 'minute' for the rate limit; shorten it for demos.")
 @click.option("--token-ttl-seconds", default=3600.0, show_default=True, type=float,
               help="Lifetime of an access token.")
+@click.option("--crm-credits", default=50_000, show_default=True, type=int,
+              help="CRM API credits per rolling day (HTTP 429 beyond); 0 = unlimited.")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed for ids, tokens and fault draws.")
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep records in this JSON file across restarts.")
 def sandbox_command(host: str, port: int, rate_limit_per_minute: int, minute_seconds: float,
-                    token_ttl_seconds: float, seed: int, state_file: Path | None) -> None:
+                    token_ttl_seconds: float, crm_credits: int, seed: int,
+                    state_file: Path | None) -> None:
     """Run a local Zoho (accounts, CRM v8, Books v3) and print the ZOHO_* exports for it."""
     serve(SandboxConfig(rate_limit_per_minute=rate_limit_per_minute,
                         minute_seconds=minute_seconds, token_ttl_seconds=token_ttl_seconds,
-                        seed=seed, state_file=state_file), host=host, port=port)
+                        crm_credits=crm_credits or None, seed=seed, state_file=state_file),
+          host=host, port=port)

@@ -230,3 +230,74 @@ def test_two_runs_on_the_same_orders_send_each_invoice_once(
         flow.write_back(conn, done)
         queue.finish_many(conn, done, worker="first")
     _assert_once_each(engine, books_sandbox)
+
+
+def test_a_draft_adopted_at_the_create_is_marked_sent_once_and_not_emailed(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients,
+        monkeypatch: pytest.MonkeyPatch, emailing: None) -> None:
+    """Another run (with the setting off) made the order's draft just before our create:
+    ours is refused and adopts the draft, which is marked sent (no email) under the lock."""
+    seed(engine, users=1, products=1, orders=1, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    books = books_clients.books
+    create = books.create_invoice
+
+    def raced(payload: dict[str, Any], **params: Any) -> dict[str, Any]:
+        create(payload, ignore_auto_number_generation=True)  # the other run's draft
+        return create(payload, **params)
+
+    monkeypatch.setattr(books, "create_invoice", raced)
+    report = run_flow(engine, InvoicesFlow(books), retry_base=0)
+    [result] = report.results
+    assert result.operation.endswith("invoice:adopt+invoice:sent+payment:create"), result
+    assert result.metadata["email"] == "not emailed again: the invoice was in Books already"
+    assert books_sandbox.calls()[STATUS_SENT] == 1
+    assert books_sandbox.records("books_emails") == []
+    [invoice] = books_sandbox.records("books_invoices")
+    assert invoice["status"] == "paid"
+    assert _stock_rows(engine) == {invoice["invoice_number"]: (invoice["invoice_id"], "sent")}
+
+
+def test_the_pull_never_takes_another_records_invoice_for_an_unanswered_create(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients) -> None:
+    """A 'sending' row without id whose number Books holds for another record (our create
+    was refused): the sale is not Books' yet, so the row goes and the sale stays pending."""
+    seed(engine, users=1, products=1, orders=1, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    books = books_clients.books
+    with engine.begin() as conn:
+        order = conn.execute(sa.text("SELECT id, order_number FROM orders")).one()
+        conn.execute(sa.text(
+            "INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)"
+            " VALUES (:id, :number, NULL, 'sending')"),
+            {"id": order.id, "number": order.order_number})
+    customer = books.create_contact({"contact_name": "Walk-in", "gst_treatment": "consumer"})
+    other = books.create_invoice(
+        {"customer_id": customer["contact_id"], "invoice_number": order.order_number,
+         "reference_number": "SOMEONE-ELSE",
+         "line_items": [{"name": "Seeds", "rate": 10, "quantity": 1}]},
+        ignore_auto_number_generation=True)
+    books.mark_invoice_sent(other["invoice_id"])
+    assert run_stock_cycle(engine, books).pull.invoices_resolved == 1
+    assert _stock_rows(engine) == {}
+
+
+def test_books_refusing_to_send_for_want_of_a_contact_email_leaves_no_stock_record(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients, emailing: None) -> None:
+    """The storefront has the customer's email but the Books contact it is linked to has none
+    (edited in Books): Books refuses the send, nothing is stored, the failure says why, and
+    the 'sending' row is taken back (no stock moved) rather than left to the pull."""
+    seed(engine, users=1, products=1, orders=1, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    books = books_clients.books
+    contact = books.create_contact({"contact_name": "Typed in by hand",
+                                    "gst_treatment": "consumer"})
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET zoho_books_id = :id"),
+                     {"id": contact["contact_id"]})
+    report = run_flow(engine, InvoicesFlow(books), retry_base=0)
+    [result] = report.results
+    assert result.status != "synced"
+    assert "no contact person" in result.error_message, result.error_message
+    assert books_sandbox.records("books_invoices") == []
+    assert _stock_rows(engine) == {}

@@ -41,6 +41,7 @@ RECORD_KINDS: dict[str, tuple[str, str]] = {
     "books_adjustments": ("books", "adjustments"),
     "books_creditnotes": ("books", "creditnotes"),
     "books_locations": ("books", "locations"),
+    "books_emails": ("books", "emails"),  # the outbox: invoices Books emailed (send=true)
 }
 
 # Zoho-looking ids: CRM's are 19 digits, Books' 15.
@@ -232,6 +233,8 @@ class SandboxState:
         loaded = json.loads(path.read_text())
         if loaded.get("version") != DATA_VERSION:
             raise ValueError(f"{path}: not a sandbox state file of version {DATA_VERSION}")
+        for service, name in RECORD_KINDS.values():  # a kind added since the file was saved
+            loaded[service].setdefault(name, {})
         self.data = loaded
 
 

@@ -212,11 +212,16 @@ class BooksClient:
     # -- invoices -----------------------------------------------------------------------------
 
     def create_invoice(
-        self, payload: Mapping[str, Any], *, ignore_auto_number_generation: bool
+        self, payload: Mapping[str, Any], *, ignore_auto_number_generation: bool,
+        send: bool = False,
     ) -> dict[str, Any]:
         """Create an invoice; with ``ignore_auto_number_generation`` the payload's
-        ``invoice_number`` is used, which Zoho keeps unique (a natural duplicate guard)."""
+        ``invoice_number`` is used, which Zoho keeps unique (a natural duplicate guard).
+        ``send``: Books emails it to the customer's contact persons and it is created sent,
+        moving stock (documented query parameter ``send``, "Create an invoice")."""
         params = {"ignore_auto_number_generation": "true"} if ignore_auto_number_generation else {}
+        if send:
+            params["send"] = "true"
         return self._create("/invoices", "invoice", payload, params)
 
     def get_invoice(self, invoice_id: str) -> dict[str, Any] | None:

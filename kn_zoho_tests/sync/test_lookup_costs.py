@@ -3,20 +3,23 @@
 Issue 12: a customer lookup must not grow with the organization. A new customer costs one
 search by the documented ``email`` filter and one create; the rest of a paid order is the
 invoice, marking it sent (a draft moves no stock and is no posted sale) and the payment:
-5 calls. A customer Books already has costs the search only; a known one (its Books id on
-the user) nothing. The tax table comes from the shared settings cache (0 calls).
+5 calls. With KN_ZOHO_BOOKS_EMAIL_INVOICES on, the invoice is created already sent (Books
+emails it to the customer): 4 calls. A customer Books already has costs the search only; a
+known one (its Books id on the user) nothing. The tax table comes from the shared settings
+cache (0 calls).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import sqlalchemy as sa
 
 from kn_zoho.sandbox.books.contacts import new_contact
 from kn_zoho.sandbox.server import RunningSandbox
 from kn_zoho.storefront.seed import seed
-from kn_zoho.sync.books import InvoicesFlow, ItemsFlow
+from kn_zoho.sync.books import EMAIL_INVOICES_ENV, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho.zoho.factory import ZohoClients
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
@@ -110,3 +113,27 @@ def test_a_new_customer_order_costs_5_calls_in_an_organization_of_5000_customers
     _new_paid_order(engine, other.id, "KN-LOOKUP-3")
     calls, _ = _order_calls(engine, books_sandbox, books_clients)
     assert calls["GET /books/v3/contacts"] == 0 and sum(calls.values()) == 3
+
+
+def test_with_emailed_invoices_a_new_customer_order_costs_4_calls_at_5000_customers(
+        engine: sa.Engine, books_sandbox, books_sandbox_server: RunningSandbox,
+        books_clients: ZohoClients, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12's bound: the invoice is created sent (``send=true``), so no mark-sent call."""
+    monkeypatch.setenv(EMAIL_INVOICES_ENV, "true")
+    seed(engine, users=3, products=1, orders=1, paid_fraction=1.0, inquiries=0,
+         quote_requests=0)
+    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)  # the item, the tax table
+    _fill_books_with_customers(books_sandbox_server, ORGANIZATION_CONTACTS)
+
+    calls, operation = _order_calls(engine, books_sandbox, books_clients)
+    assert operation == "customer:create+invoice:create+invoice:emailed+payment:create"
+    assert calls == Counter({"GET /books/v3/contacts": 1, "POST /books/v3/contacts": 1,
+                             "POST /books/v3/invoices": 1,
+                             "POST /books/v3/customerpayments": 1})
+    [invoice] = books_sandbox.records("books_invoices")
+    [email] = books_sandbox.records("books_emails")
+    with engine.connect() as conn:
+        customer_email = conn.execute(sa.text(
+            "SELECT u.email FROM orders o JOIN users u ON u.id = o.user_id")).scalar_one()
+    assert (invoice["status"], email["invoice_id"], email["to"]) == (
+        "paid", invoice["invoice_id"], [customer_email])

@@ -1,6 +1,7 @@
 """Books invoices and estimates: GST line items, totals, numbering; sent invoices lower stock.
 
-An invoice is created as a draft. A draft is not a posted sale: it leaves stock alone (Zoho's
+An invoice is created as a draft (or sent at once with ``send=true``: invoice_create.py). A
+draft is not a posted sale: it leaves stock alone (Zoho's
 help: stock moves when the invoice is sent) and takes no payment (see payments.py). Marking it
 sent (``POST /invoices/{id}/status/sent``, https://www.zoho.com/books/api/v3/invoices/ "Mark an
 invoice as sent") lowers its inventory items' stock once; voiding a sent invoice
@@ -388,8 +389,10 @@ def sales_routes() -> list[Route]:
     routes = []
     for kind in (INVOICE, ESTIMATE):
         base = f"/books/v3/{kind.collection}"
+        if not kind.is_invoice:  # invoices: invoice_create.py (it may send them)
+            routes.append(Route(base, zoho_endpoint(SERVICE, _create_endpoint(kind)),
+                                methods=["POST"]))
         routes += [
-            Route(base, zoho_endpoint(SERVICE, _create_endpoint(kind)), methods=["POST"]),
             Route(base, zoho_endpoint(SERVICE, _list_endpoint(kind)), methods=["GET"]),
             Route(base + "/{document_id}", zoho_endpoint(SERVICE, _get_endpoint(kind)),
                   methods=["GET"]),

@@ -40,6 +40,7 @@ Call budget
 
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
+    EMAIL_INVOICES_ENV,
     ORGANIZATION_STATE_ENV,
     PAYMENT_MODE_ENV,
     Refused,
@@ -56,6 +57,7 @@ from kn_zoho.sync.books.invoices import InvoicesFlow
 from kn_zoho.sync.books.items import ItemsFlow
 
 __all__ = [
+    "EMAIL_INVOICES_ENV",
     "ORGANIZATION_STATE_ENV",
     "PAYMENT_MODE_ENV",
     "BooksCatalog",

@@ -34,6 +34,9 @@ PREFETCH_PAGES = 10
 INVOICED_STATUSES = frozenset({"paid", "refunded"})
 # How storefront payments are recorded in Books: one of its documented payment modes.
 PAYMENT_MODE_ENV = "KN_ZOHO_BOOKS_PAYMENT_MODE"
+# Whether Books emails a paid order's invoice to the customer (created with send=true).
+EMAIL_INVOICES_ENV = "KN_ZOHO_BOOKS_EMAIL_INVOICES"
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _PAISA = Decimal("0.01")
 
 Row = dict[str, Any]
@@ -52,6 +55,15 @@ def payment_mode() -> str:
         raise ValueError(f"{PAYMENT_MODE_ENV}={value!r}: Zoho Books accepts only "
                          f"{', '.join(PAYMENT_MODES)}")
     return value
+
+
+def email_invoices() -> bool:
+    """``KN_ZOHO_BOOKS_EMAIL_INVOICES`` (default off): true/false/1/0, anything else a
+    ValueError naming the variable, raised when the invoice flow is built."""
+    value = os.environ.get(EMAIL_INVOICES_ENV, "").strip().lower() or "false"
+    if value not in _BOOLEANS:
+        raise ValueError(f"{EMAIL_INVOICES_ENV}={value!r}: use true or false (or 1 or 0)")
+    return _BOOLEANS[value]
 
 
 def books_api_calls(books: BooksClient) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -175,10 +176,14 @@ class _DocumentFlow:
                         taxes: TaxTable, progress: _Progress, *, kind: str,
                         get: Callable[[str], Row | None],
                         find_by_number: Callable[[str], Row | None],
-                        create: Callable[..., Row]) -> Row:
+                        create: Callable[..., Row],
+                        create_guard: Callable[[], AbstractContextManager[Row]] | None = None
+                        ) -> Row:
         """The Books ``kind`` (invoice/estimate) of this storefront document: the one an
         earlier attempt made, else created under our own number (adopted if Books has it),
-        refused if it belongs to another document. Sets ``progress.zoho_id``."""
+        refused if it belongs to another document. Sets ``progress.zoho_id``.
+        ``create_guard``: a context around the create or adoption (a create that moves stock
+        holds the stock lock), handed the document once it is known to be ours."""
         number = document[self.number_column]
         found = self._made_earlier(claim, document, get, find_by_number)
         if found is not None:
@@ -186,9 +191,12 @@ class _DocumentFlow:
         else:
             customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
             payload = self._payload(document, lines, user, customer_id, item_ids, taxes)
-            found, how = create_numbered(
-                self.books, lambda: create(payload, ignore_auto_number_generation=True),
-                lambda: find_by_number(number), kind, self.label, number)
+            with (create_guard or _no_guard)() as made:
+                found, how = create_numbered(
+                    self.books, lambda: create(payload, ignore_auto_number_generation=True),
+                    lambda: find_by_number(number), kind, self.label, number)
+                refuse_document_of_another(found, kind, self.label, number)
+                made[kind] = found
             progress.steps.append(f"{kind}:{how}")
         refuse_document_of_another(found, kind, self.label, number)
         progress.zoho_id = str(found[f"{kind}_id"])
@@ -217,6 +225,11 @@ class _DocumentFlow:
                 f"field 'grand_total': Zoho Books computed {kind} {number} total {total} but the "
                 f"storefront grand total is {expected}; the {kind} (id {document_id}) is in "
                 "Books: correct or void it there"))
+
+
+@contextmanager
+def _no_guard() -> Iterator[Row]:
+    yield {}
 
 
 def _key_owners(engine: sa.Engine, users: Iterable[Row], products: Iterable[Row]

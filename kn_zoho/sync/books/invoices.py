@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +21,13 @@ from kn_zoho.sync.books.common import (
     _Progress,
     document_metadata,
 )
+from kn_zoho.sync.books.common import email_invoices as books_email_invoices
 from kn_zoho.sync.books.common import payment_mode as books_payment_mode
 from kn_zoho.sync.books.documents import (
     _DocumentFlow,
 )
 from kn_zoho.sync.stock.credit_notes import never_invoiced
-from kn_zoho.sync.stock.invoices import invoice_stock_write
+from kn_zoho.sync.stock.invoices import invoice_stock_write, sent_invoice_create
 from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
@@ -43,6 +45,10 @@ class InvoicesFlow(_DocumentFlow):
     invoice. A retried claim looks it up first, which saves the refused create. A draft
     (new or adopted) is marked sent before the payment: only a sent invoice is a posted sale
     that moves stock, and Books takes payments for sent invoices.
+
+    With KN_ZOHO_BOOKS_EMAIL_INVOICES on, the invoice of a customer with an email is created
+    sent instead (``send=true``: Books emails it; no mark-sent call). That create moves stock,
+    so it runs under the stock lock, recorded before the call (stock/invoices.py).
     """
 
     entity = "books_invoice"
@@ -50,10 +56,14 @@ class InvoicesFlow(_DocumentFlow):
     number_column = "order_number"
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
-                 seller_state: str | None = None, payment_mode: str | None = None) -> None:
+                 seller_state: str | None = None, payment_mode: str | None = None,
+                 email_invoices: bool | None = None) -> None:
         super().__init__(books, catalog, seller_state)
         # checked now, so a mis-set KN_ZOHO_BOOKS_PAYMENT_MODE stops the run before any call
         self.payment_mode = payment_mode or books_payment_mode()
+        # KN_ZOHO_BOOKS_EMAIL_INVOICES, checked now too: Books emails each invoice it creates
+        self.email_invoices = (books_email_invoices() if email_invoices is None
+                               else email_invoices)
         # the storefront's Books location (KN_ZOHO_BOOKS_LOCATION_ID): its sales move that
         # location's stock (invoice ``location_id``, https://www.zoho.com/books/api/v3/invoices/)
         self.location_id = books_location_id()
@@ -77,19 +87,42 @@ class InvoicesFlow(_DocumentFlow):
             return progress.success()
         # map once with placeholder ids: bad data fails before anything is created in Books
         self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
+        sends = self._sends(user, progress)
         invoice = self._find_or_create(
             engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
             get=self.books.get_invoice, find_by_number=self.books.find_invoice_by_invoice_number,
-            create=self.books.create_invoice)
+            create=partial(self.books.create_invoice, send=sends),
+            create_guard=partial(sent_invoice_create, engine, self.books.organization_id,
+                                 order) if sends else None)
         customer_id = str(invoice["customer_id"])
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
         progress.metadata.update(document_metadata(invoice))
-        # marking sent moves Books stock: under the stock lock, recorded for the stock sync
-        with invoice_stock_write(engine, self.books.organization_id, order, progress.zoho_id):
-            self._mark_sent(invoice, progress)
+        created = "invoice:found" not in progress.steps
+        if sends and created and progress.steps[-1] == "invoice:create":
+            progress.steps.append("invoice:emailed")
+            progress.metadata["email"] = "emailed to the customer by Books at creation"
+        elif sends:
+            progress.metadata["email"] = "not emailed again: the invoice was in Books already"
+        if not (sends and created and invoice.get("status") != "draft"):
+            # marking sent moves Books stock: under the stock lock, recorded for the stock
+            # sync (an invoice created or adopted sent under the guard is recorded already)
+            with invoice_stock_write(engine, self.books.organization_id, order,
+                                     progress.zoho_id):
+                self._mark_sent(invoice, progress)
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()
+
+    def _sends(self, user: Row, progress: _Progress) -> bool:
+        """Whether the invoice is created sent, emailed by Books (``send=true``): with the
+        setting on and a customer email; without one it is a draft marked sent (no email)."""
+        if not self.email_invoices:
+            return False
+        if str(user.get("email") or "").strip():
+            return True
+        progress.metadata["email"] = ("not emailed: the customer has no email address (a "
+                                      "draft marked sent instead)")
+        return False
 
     def _never_invoiced(self, engine: sa.Engine, claim: Claim, order: Row,
                         progress: _Progress) -> bool:

@@ -34,3 +34,51 @@ def invoice_stock_write(engine: sa.Engine, organization_id: str, order: dict[str
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE integration.stock_invoices SET state = 'sent', "
                                  "updated_at = now() WHERE order_id = :order_id"), key)
+
+
+@contextmanager
+def sent_invoice_create(engine: sa.Engine, organization_id: str, order: dict[str, Any]
+                        ) -> Iterator[dict[str, Any]]:
+    """Wrap creating (or adopting) ``order``'s invoice with ``send=true``: the create itself
+    moves Books stock, so it happens under the stock lock, recorded 'sending' before the call.
+    Its id is not known yet, so the row has none: the pull finds the invoice by its number
+    (the order number). Yields a dict whose ``invoice`` the caller sets to the invoice it made
+    or adopted: one past draft is recorded 'sent'; a draft keeps 'sending' (with its id) for
+    the mark-sent that follows. Nothing made after a certain refusal: the row is taken back.
+    """
+    made: dict[str, Any] = {"invoice": None}
+    key = {"order_id": order["id"], "order_number": order["order_number"]}
+    with books_stock_lock(engine, organization_id):
+        with engine.begin() as conn:
+            conn.execute(sa.text("""
+                INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
+                VALUES (:order_id, :order_number, NULL, 'sending')
+                ON CONFLICT (order_id) DO UPDATE SET updated_at = now()
+                 WHERE integration.stock_invoices.state = 'sending'"""), key)
+        try:
+            yield made
+        except Exception as error:  # a killed run (BaseException) leaves 'sending'
+            if made["invoice"] is None and not _maybe_stored(error):
+                with engine.begin() as conn:
+                    conn.execute(sa.text(
+                        "DELETE FROM integration.stock_invoices WHERE order_id = :order_id "
+                        "AND state = 'sending' AND invoice_id IS NULL"), key)
+            raise
+        invoice = made["invoice"]
+        sent = invoice.get("status") not in (None, "draft")
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE integration.stock_invoices SET invoice_id = :invoice_id, "
+                "state = CASE WHEN :sent THEN 'sent' ELSE state END, updated_at = now() "
+                "WHERE order_id = :order_id"),
+                {**key, "invoice_id": str(invoice["invoice_id"]), "sent": sent})
+
+
+def _maybe_stored(error: BaseException | None) -> bool:
+    """Whether Books may have stored the create despite ``error``: an unknown outcome
+    anywhere in the chain (a lost reply, then a lookup that failed too)."""
+    while error is not None:
+        if getattr(error, "outcome_unknown", False):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

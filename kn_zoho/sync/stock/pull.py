@@ -1,13 +1,14 @@
 """Books -> storefront: a full stock snapshot, applied as snapshot + P per product.
 
 Under the organization's stock lock (so no mark-sent or adjustment of ours lands between the
-snapshot and the apply) the pull first settles invoices whose mark-sent had an unknown
-outcome (one read each), lists every item (``filter_by=Status.All``, 200 a page: ceil(n/200)
-calls), then in one transaction locks the linked products' rows (in id order, as checkout
-does), recomputes P after the locks, and sets each stock to Books + P with
-``kn_zoho.change_source = 'zoho'`` so the change is recorded and never pushed back. An edit
-committed before the row lock is in P; one made after waits for the lock and then applies on
-top: neither is lost. Products touched by a Books write of unknown outcome are left alone.
+snapshot and the apply) the pull first settles invoices whose mark-sent (or create with
+``send=true``) had an unknown outcome (one read each, by id or number), lists every item
+(``filter_by=Status.All``, 200 a page: ceil(n/200) calls), then in one transaction locks the
+linked products' rows (in id order, as checkout does), recomputes P after the locks, and sets
+each stock to Books + P with ``kn_zoho.change_source = 'zoho'`` so the change is recorded and
+never pushed back. An edit committed before the row lock is in P; one made after waits for
+the lock and then applies on top: neither is lost. Products touched by a Books write of
+unknown outcome are left alone.
 """
 
 from __future__ import annotations
@@ -68,25 +69,31 @@ class PullReport:
 
 
 def _resolve_invoices(engine: sa.Engine, books: BooksClient) -> int:
-    """Invoices left 'sending' (a lost mark-sent reply, a killed run): read each once."""
+    """Invoices left 'sending' (a lost mark-sent or send=true create reply, a killed run):
+    read each once, by id, or by its number (the order's) when the create never answered."""
     with engine.connect() as conn:
         unsettled = conn.execute(sa.text(
-            "SELECT order_id, invoice_id FROM integration.stock_invoices "
+            "SELECT order_id, order_number, invoice_id FROM integration.stock_invoices "
             "WHERE state = 'sending'")).all()
     resolved = 0
-    for order_id, invoice_id in unsettled:
+    for order_id, order_number, invoice_id in unsettled:
         try:
-            invoice = books.get_invoice(invoice_id)
+            invoice = (books.get_invoice(invoice_id) if invoice_id
+                       else books.find_invoice_by_invoice_number(order_number))
         except ZohoError:
             continue  # still unknown: its products wait another cycle
+        if not invoice_id and invoice and invoice.get("reference_number") != order_number:
+            invoice = None  # the number is another record's (our create was refused)
         with engine.begin() as conn:
             if invoice is None or invoice.get("status") == "draft":
+                # no stock moved: the sale stays pending until its invoice is sent
                 conn.execute(sa.text("DELETE FROM integration.stock_invoices "
                                      "WHERE order_id = :id"), {"id": order_id})
             else:
-                conn.execute(sa.text("UPDATE integration.stock_invoices SET state = 'sent', "
-                                     "updated_at = now() WHERE order_id = :id"),
-                             {"id": order_id})
+                conn.execute(sa.text(
+                    "UPDATE integration.stock_invoices SET state = 'sent', "
+                    "invoice_id = :invoice_id, updated_at = now() WHERE order_id = :id"),
+                    {"id": order_id, "invoice_id": str(invoice["invoice_id"])})
         resolved += 1
     return resolved
 

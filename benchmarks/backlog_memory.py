@@ -131,7 +131,7 @@ def main() -> int:
     options = parser.parse_args()
     _index_sandbox_duplicate_checks()
     config = SandboxConfig(seed=1, rate_limit_per_minute=100_000_000,
-                           daily_limit=1_000_000_000, crm_concurrency=100)
+                           daily_limit=1_000_000_000, crm_concurrency=100, crm_credits=None)
     results = []
     with (fresh_database(options.server_url, "kn_zoho_backlog", migrate=True) as (url, engine),
           start_sandbox(config) as sandbox):

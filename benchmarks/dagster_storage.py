@@ -128,7 +128,8 @@ def main() -> int:
     figures: dict[str, object] = {"process_start_s": round(_process_start_seconds(), 2)}
     print(f"new process importing the code location: {figures['process_start_s']} s",
           flush=True)
-    config = SandboxConfig(seed=1, rate_limit_per_minute=1_000_000, daily_limit=100_000_000)
+    config = SandboxConfig(seed=1, rate_limit_per_minute=1_000_000, daily_limit=100_000_000,
+                           crm_credits=None)
     with (fresh_database(options.server_url, "kn_zoho_storage", migrate=True) as (url, engine),
           start_sandbox(config) as sandbox):
         use_sandbox(sandbox.base_url)

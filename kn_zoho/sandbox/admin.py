@@ -19,7 +19,12 @@ from kn_zoho.sandbox.books.common import copy, find_by
 from kn_zoho.sandbox.books.contacts import new_contact
 from kn_zoho.sandbox.books.inventory import change_stock, new_adjustment, tracks_stock
 from kn_zoho.sandbox.books.locations import new_location, resolve_location
-from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice, stock_location
+from kn_zoho.sandbox.books.sale_documents import (
+    INVOICE,
+    create_document,
+    send_invoice,
+    stock_location,
+)
 from kn_zoho.sandbox.crm_layout import change_field
 from kn_zoho.sandbox.oauth import expire_all_tokens
 from kn_zoho.sandbox.pipeline import ApiError, Endpoint

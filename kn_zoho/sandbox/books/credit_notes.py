@@ -56,7 +56,7 @@ from kn_zoho.sandbox.books.common import (
     required_value,
 )
 from kn_zoho.sandbox.books.inventory import change_stock
-from kn_zoho.sandbox.books.sales import (
+from kn_zoho.sandbox.books.sale_documents import (
     DocumentKind,
     create_document,
     stock_location,

@@ -30,7 +30,8 @@ from kn_zoho.sandbox.books.common import (
     read_payload,
     reply,
 )
-from kn_zoho.sandbox.books.sales import ESTIMATE, build_document, document_of, expire_due
+from kn_zoho.sandbox.books.sale_documents import ESTIMATE, build_document
+from kn_zoho.sandbox.books.sales import document_of, expire_due
 from kn_zoho.sandbox.pipeline import Handler, zoho_endpoint
 from kn_zoho.sandbox.state import SandboxState
 

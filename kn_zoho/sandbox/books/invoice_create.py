@@ -31,7 +31,7 @@ from kn_zoho.sandbox.books.common import (
     read_payload,
     reply,
 )
-from kn_zoho.sandbox.books.sales import INVOICE, create_document, send_invoice
+from kn_zoho.sandbox.books.sale_documents import INVOICE, create_document, send_invoice
 from kn_zoho.sandbox.pipeline import zoho_endpoint
 from kn_zoho.sandbox.state import SandboxState
 

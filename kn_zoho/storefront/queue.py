@@ -26,9 +26,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from kn_zoho.storefront.claim_sql import DUE, claim_sql
+from kn_zoho.storefront.claim_sql import DUE, MAX_ATTEMPTS, claim_sql
 
-MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=60)
 
 
@@ -73,41 +72,11 @@ class Outcome:
         return cls(False, operation, error_code=code, error_message=message, transient=transient)
 
 
-# A record whose worker died during its last allowed attempt: the lease ran out with the
-# attempts used up. Dead-lettered (and alerted like any dead letter), never retried forever.
-_WORKER_LOST_SQL = """
-WITH lost AS (
-    UPDATE integration.zoho_sync_queue
-       SET status = 'dead', last_error_code = 'WORKER_LOST',
-           last_error_message = 'the worker stopped (killed, out of memory or crashed) during '
-               || attempts || ' attempts in a row; last run ' || coalesce(claimed_by, '?'),
-           claimed_by = NULL, claimed_by_kind = NULL, claimed_until = NULL, updated_at = now()
-     WHERE entity = :entity AND status = 'in_progress' AND attempts >= :max_attempts
-       AND (claimed_until < now() OR claimed_by = :own) {keys}
-    RETURNING entity, record_key, last_error_message
-)
-UPDATE integration.zoho_sync_logs AS l
-   SET status = 'dead', error_code = 'WORKER_LOST', error_message = lost.last_error_message,
-       finished_at = now()
-  FROM lost
- WHERE l.entity = lost.entity AND l.record_key = lost.record_key AND l.status = 'in_progress'
-"""
-
-# Attempts still open on a record we just claimed belong to a run that is gone.
-_ABANDON_SQL = """
-UPDATE integration.zoho_sync_logs
-   SET status = 'abandoned', error_code = 'WORKER_LOST', finished_at = now(),
-       error_message = 'run ' || coalesce(run_id, '?') || ' stopped before recording an outcome'
- WHERE entity = :entity AND record_key = ANY(:keys) AND status = 'in_progress'
-RETURNING record_key
-"""
-
-
-def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
+def claim(bind: sa.Engine | sa.Connection, entity: str, *, worker: str, limit: int = 100,
           keys: Sequence[str] | None = None, exclude: Sequence[str] = (),
           force: bool = False, lease: timedelta = DEFAULT_LEASE, kind: str = "cli",
           due_before: datetime | None = None, break_holders: Sequence[str] = (),
-          reclaim_own: bool = False) -> list[Claim]:
+          reclaim_own: bool = False, start: bool = False) -> list[Claim]:
     """Take up to ``limit`` due records of ``entity`` (only ``keys`` if given).
 
     ``force`` is the admin's manual retry: the named records are taken whatever their state
@@ -115,28 +84,30 @@ def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
     runs known to be gone) and get a fresh set of attempts. ``due_before`` (the start of the
     caller's pass) keeps a pass from chasing records that became due while it ran.
     ``reclaim_own`` takes back records ``worker`` holds from an earlier life (a retried
-    step). ``exclude`` names records not to take.
+    step). ``exclude`` names records not to take. ``start`` also starts the attempts of the
+    claims that are not suspect, as :func:`start` would (run id ``worker``), in the same
+    statement: those come back with their ``log_id``. Given a connection, the claim runs in
+    the caller's transaction (which must commit before any Zoho call); given an engine, in
+    its own.
     """
     if force and keys is None:
         raise ValueError("a forced claim must name its records")
     due = "now()" if due_before is None else "CAST(:due_before AS timestamptz)"
-    key_filter = " AND record_key = ANY(:keys)" if keys is not None else ""
     params = {"entity": entity, "worker": worker, "limit": limit, "force": force,
               "lease_seconds": lease.total_seconds(), "keys": list(keys or []),
               "exclude": list(exclude), "kind": kind, "due_before": due_before,
-              "break_holders": list(break_holders), "max_attempts": MAX_ATTEMPTS,
+              "break_holders": list(break_holders),
               "own": worker if reclaim_own else None}
-    with engine.begin() as conn:
-        if not force:
-            conn.execute(sa.text(_WORKER_LOST_SQL.format(keys=key_filter)), params)
-        sql = claim_sql(force=force, due_before=due, named=keys is not None,
-                         exclude=bool(exclude))
-        rows = conn.execute(sa.text(sql), params).all()
-        suspects = set(conn.execute(sa.text(_ABANDON_SQL), {
-            "entity": entity, "keys": [row.record_key for row in rows]}).scalars())
+    sql = sa.text(claim_sql(force=force, due_before=due, named=keys is not None,
+                            exclude=bool(exclude), start=start))
+    if isinstance(bind, sa.Connection):
+        rows = bind.execute(sql, params).all()
+    else:
+        with bind.begin() as conn:
+            rows = conn.execute(sql, params).all()
     claims = [Claim(row.entity, row.record_key, row.source_table, row.record_id,
                     row.change_version, row.attempt, row.payload_hash, row.zoho_id,
-                    suspect=row.record_key in suspects)
+                    log_id=row.log_id, suspect=row.suspect)
               for row in rows]
     return sorted(claims, key=lambda c: c.record_key)
 

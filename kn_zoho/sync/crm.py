@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -116,12 +116,18 @@ def _send(batch: list[Pending], call: Callable[[list[Payload]], list[Any]],
     return outcomes
 
 
-def _emails_shared_ignoring_case(conn: sa.Connection, users: Iterable[Any]) -> set[str]:
-    """Casefolded emails of ``users`` that another storefront user also has, ignoring case."""
-    emails = sorted({str(user["email"] or "").strip().casefold() for user in users})
-    return {row[0] for row in conn.execute(sa.text(
-        "SELECT lower(btrim(email)) FROM public.users WHERE lower(btrim(email)) = ANY(:emails) "
-        "GROUP BY 1 HAVING count(*) > 1"), {"emails": emails})}
+# The batch's users and, per user, whether another user's email equals theirs ignoring case
+# and surrounding spaces: one statement.
+_USERS_SQL = sa.text("""
+WITH batch AS (SELECT * FROM public.users WHERE id = ANY(:ids)),
+shared AS (
+    SELECT lower(btrim(email)) AS email FROM public.users
+     WHERE lower(btrim(email)) IN (SELECT lower(btrim(email)) FROM batch)
+     GROUP BY 1 HAVING count(*) > 1)
+SELECT batch.*, coalesce(lower(btrim(batch.email)) IN (SELECT email FROM shared), false)
+       AS email_shared_ignoring_case
+  FROM batch
+""")
 
 
 class ContactsFlow:
@@ -145,9 +151,7 @@ class ContactsFlow:
                 ) -> dict[str, Outcome]:
         with engine.connect() as conn:
             rows = {str(row["id"]): row for row in conn.execute(
-                sa.text("SELECT * FROM public.users WHERE id = ANY(:ids)"),
-                {"ids": [c.record_id for c in claims]}).mappings()}
-            shared = _emails_shared_ignoring_case(conn, rows.values())
+                _USERS_SQL, {"ids": [c.record_id for c in claims]}).mappings()}
         warnings: Warnings = {}
         outcomes, to_send = _prepare(claims, rows,
                                      lambda row, notes: contact_from_user(row, self.fields, notes),
@@ -157,7 +161,7 @@ class ContactsFlow:
             zoho_id = claim.zoho_id or rows[claim.record_key]["zoho_crm_id"]
             if zoho_id:
                 known.append((claim, {**payload, "id": zoho_id}, digest))
-            elif str(payload["Email"]).casefold() in shared:
+            elif rows[claim.record_key]["email_shared_ignoring_case"]:
                 key_only.append((claim, payload, digest))
             else:
                 new.append((claim, payload, digest))

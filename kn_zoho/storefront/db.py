@@ -94,6 +94,15 @@ def create_engine(url: str | None = None, **kwargs: object) -> sa.Engine:
     return engine
 
 
+def autocommit(engine: sa.Engine) -> sa.Connection:
+    """A connection whose statements each commit on their own (``with autocommit(e) as c``).
+
+    For one self-contained statement or a read of one statement: a transaction around it
+    would cost two more round trips (BEGIN, COMMIT) and make it no safer.
+    """
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def check_at_checkout(engine: sa.Engine) -> None:
     """Replace a dead pooled connection before anyone uses it, pinging only when in doubt.
 

@@ -31,6 +31,7 @@ from kn_zoho.mapping.crm import (
     payload_hash,
 )
 from kn_zoho.mapping.errors import MappingError
+from kn_zoho.storefront import db
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.crm_fields import FieldCheck
@@ -149,7 +150,7 @@ class ContactsFlow:
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
-        with engine.connect() as conn:
+        with db.autocommit(engine) as conn:  # one statement: no transaction needed
             rows = {str(row["id"]): row for row in conn.execute(
                 _USERS_SQL, {"ids": [c.record_id for c in claims]}).mappings()}
         warnings: Warnings = {}

@@ -15,7 +15,7 @@ import psycopg
 import sqlalchemy as sa
 
 from kn_zoho.env import env_number
-from kn_zoho.storefront import leases, queue
+from kn_zoho.storefront import db, leases, queue
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
 from kn_zoho.zoho import budget
@@ -145,13 +145,13 @@ class _Pass:
 
     def claim(self, keys: Sequence[str] | None, per_attempt: int, limit: int,
               **options: object) -> budget.BudgetPause | list[Claim]:
-        """The next batch in one transaction: the budget check (a pause claims nothing, so no
-        record loses time or an attempt) and the claim, which also starts the batch's attempts
-        when the flow attempts the whole batch at once and reads nothing before. Records
-        whose last worker died go last and alone, so a record that kills its worker never
-        costs the others an attempt."""
+        """The next batch: the budget check (a pause claims nothing, so no record loses time
+        or an attempt), then the claim, one statement that also starts the batch's attempts
+        when the flow attempts the whole batch at once and reads nothing before; each commits
+        on its own. Records whose last worker died go last and alone, so a record that kills
+        its worker never costs the others an attempt."""
         at_once = per_attempt >= limit and getattr(self.flow, "prepare", None) is None
-        with self.engine.begin() as conn:
+        with db.autocommit(self.engine) as conn:
             pause = budget.pause_for(conn, self.flow.entity)
             if pause is not None:
                 return pause

@@ -118,16 +118,13 @@ def _send(batch: list[Pending], call: Callable[[list[Payload]], list[Any]],
 
 
 # The batch's users and, per user, whether another user's email equals theirs ignoring case
-# and surrounding spaces: one statement.
+# and surrounding spaces: one statement, one lookup per user in the expression's index
+# (migration 20261121002000).
 _USERS_SQL = sa.text("""
-WITH batch AS (SELECT * FROM public.users WHERE id = ANY(:ids)),
-shared AS (
-    SELECT lower(btrim(email)) AS email FROM public.users
-     WHERE lower(btrim(email)) IN (SELECT lower(btrim(email)) FROM batch)
-     GROUP BY 1 HAVING count(*) > 1)
-SELECT batch.*, coalesce(lower(btrim(batch.email)) IN (SELECT email FROM shared), false)
-       AS email_shared_ignoring_case
-  FROM batch
+SELECT u.*, EXISTS (SELECT 1 FROM public.users AS other
+                     WHERE lower(btrim(other.email)) = lower(btrim(u.email))
+                       AND other.id <> u.id) AS email_shared_ignoring_case
+  FROM public.users AS u WHERE u.id = ANY(:ids)
 """)
 
 

@@ -19,6 +19,7 @@ gives the claim back until the budget's reset, attempt not counted.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -167,19 +168,16 @@ def backoff_delay(attempt: int, base_seconds: float) -> timedelta:
 # completed, and a finished log row for any attempt not started (see :func:`finish_many`).
 _FINISH_MANY_SQL = """
 WITH outcome AS (
-    SELECT * FROM unnest(
-        CAST(:keys AS text[]), CAST(:record_ids AS uuid[]),
-        CAST(:versions AS bigint[]), CAST(:attempts AS integer[]), CAST(:statuses AS text[]),
-        CAST(:log_statuses AS text[]), CAST(:delays AS float8[]), CAST(:oks AS boolean[]),
-        CAST(:hashes AS text[]), CAST(:zoho_ids AS text[]), CAST(:codes AS text[]),
-        CAST(:messages AS text[]), CAST(:operations AS text[]), CAST(:log_ids AS bigint[]))
-      AS o(record_key, record_id, version, attempt, status, log_status,
-           delay_seconds, ok, payload_hash, zoho_id, error_code, error_message, operation,
-           log_id)
+    -- one JSON document (encoded in C) instead of fourteen arrays adapted item by item
+    SELECT * FROM json_to_recordset(CAST(:outcomes AS json)) AS o(
+        record_key text, record_id uuid, version bigint, attempt integer, status text,
+        log_status text, delay_seconds float8, ok boolean, payload_hash text, zoho_id text,
+        error_code text, error_message text, operation text, log_id bigint)
 ), locked AS (
     -- rows locked in key order, as a run that took some over (broken leases) locks them
     SELECT record_key FROM integration.zoho_sync_queue
-     WHERE entity = :entity AND record_key = ANY(CAST(:keys AS text[])) AND claimed_by = :worker
+     WHERE entity = :entity AND record_key = ANY(ARRAY(SELECT record_key FROM outcome))
+       AND claimed_by = :worker
      ORDER BY record_key
        FOR UPDATE
 ), queued AS (
@@ -255,19 +253,18 @@ def finish_many(conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]], *, w
     if len(planned) != len(done) or any(claim.entity != entity for claim, _ in done):
         raise ValueError("finish_many takes one entity's claims, each record once")
     statuses = [planned[claim.record_key][0] for claim, _ in done]
+    outcomes = [
+        {"record_key": claim.record_key, "record_id": str(claim.record_id),
+         "version": claim.version, "attempt": claim.attempt, "status": status,
+         "log_status": {"synced": "success", "pending": "pending"}.get(status, status),
+         "delay_seconds": planned[claim.record_key][1], "ok": outcome.ok,
+         "payload_hash": outcome.payload_hash, "zoho_id": outcome.zoho_id,
+         "error_code": outcome.error_code, "error_message": outcome.error_message,
+         "operation": outcome.operation, "log_id": claim.log_id}
+        for (claim, outcome), status in zip(done, statuses, strict=True)]
     rows = conn.execute(sa.text(_FINISH_MANY_SQL), {
-        "entity": entity, "keys": [c.record_key for c, _ in done],
-        "record_ids": [c.record_id for c, _ in done], "versions": [c.version for c, _ in done],
-        "attempts": [c.attempt for c, _ in done], "statuses": statuses,
-        "log_statuses": [{"synced": "success", "pending": "pending"}.get(s, s)
-                         for s in statuses],
-        "delays": [planned[c.record_key][1] for c, _ in done],
-        "oks": [o.ok for _, o in done], "hashes": [o.payload_hash for _, o in done],
-        "zoho_ids": [o.zoho_id for _, o in done], "codes": [o.error_code for _, o in done],
-        "messages": [o.error_message for _, o in done],
-        "operations": [o.operation for _, o in done], "log_ids": [c.log_id for c, _ in done],
-        "worker": worker, "run_id": run_id or worker, "started_at": started_at,
-    }).all()
+        "entity": entity, "outcomes": json.dumps(outcomes), "worker": worker,
+        "run_id": run_id or worker, "started_at": started_at}).all()
     # A record missing from the reply: our lease broke and another worker took it over. It
     # records its own outcome; ours is still logged for the audit trail.
     final = {claim.record_key: status for (claim, _), status in zip(done, statuses, strict=True)}

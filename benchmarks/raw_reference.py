@@ -7,7 +7,10 @@ create. ``bookkeeping=True`` adds what any sync must do in the database, in a fe
 per batch of 100: claim the due queue rows, load their storefront rows, and after the calls
 write back the Zoho ids, update the queue rows and insert the log rows. ``per_record=True``
 (Books) records each order on its own instead, as the real flow does for crash safety: one
-statement starting its attempt before its calls, one transaction recording it after.
+statement starting its attempt before its calls, one transaction recording it after. The CRM
+loop logs each attempt before its call (``log_first``, the default), as the real sync does so
+that a killed run leaves a trace: the claim also inserts the ``in_progress`` log rows, and
+the record completes them instead of inserting them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,24 @@ UPDATE integration.zoho_sync_queue AS q
          ORDER BY next_attempt_at, record_key LIMIT :limit FOR UPDATE SKIP LOCKED) AS due
  WHERE q.entity = due.entity AND q.record_key = due.record_key
 RETURNING q.record_key, q.record_id, q.change_version, q.attempts
+""")
+# The claim that also logs each attempt before its call (``log_first``).
+_CLAIM_LOGGED = sa.text(f"""
+WITH claimed AS ({_CLAIM.text.strip()}
+), logged AS (
+    INSERT INTO integration.zoho_sync_logs
+        (entity, record_key, record_id, operation, status, attempt, run_id, started_at)
+    SELECT :entity, record_key, record_id, 'attempt', 'in_progress', attempts, :worker, now()
+      FROM claimed
+    RETURNING id, record_key
+)
+SELECT claimed.*, logged.id AS log_id FROM claimed JOIN logged USING (record_key)
+""")  # noqa: S608
+_LOG_DONE = sa.text("""
+UPDATE integration.zoho_sync_logs AS l
+   SET operation = 'create', status = 'success', zoho_id = d.z, finished_at = now()
+  FROM unnest(CAST(:log_ids AS bigint[]), CAST(:zoho_ids AS text[])) AS d(i, z)
+ WHERE l.id = d.i
 """)
 _DONE = sa.text("""
 UPDATE integration.zoho_sync_queue AS q
@@ -88,6 +109,7 @@ class Claimed:
     ids: list[uuid.UUID] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)
+    log_ids: list[int] = field(default_factory=list)  # attempts logged before the calls
 
 
 class Zoho:
@@ -123,20 +145,23 @@ class Zoho:
         self.session.close()
 
 
-def _batches(engine: sa.Engine, entity: str, table: str, bookkeeping: bool
-             ) -> Iterator[tuple[Claimed, list[dict[str, Any]]]]:
-    """Batches of due rows: claimed from the queue, or (bare loop) read in id order."""
+def _batches(engine: sa.Engine, entity: str, table: str, bookkeeping: bool,
+             log_first: bool = False) -> Iterator[tuple[Claimed, list[dict[str, Any]]]]:
+    """Batches of due rows: claimed from the queue (their attempts logged if ``log_first``),
+    or (bare loop) read in id order."""
     after = None
     while True:
         claimed = Claimed()
         with engine.begin() as conn:
             if bookkeeping:
-                for row in conn.execute(_CLAIM, {"entity": entity, "worker": "raw",
-                                                 "limit": BATCH}):
+                for row in conn.execute(_CLAIM_LOGGED if log_first else _CLAIM, {
+                        "entity": entity, "worker": "raw", "limit": BATCH}):
                     claimed.keys.append(row.record_key)
                     claimed.ids.append(row.record_id)
                     claimed.versions.append(row.change_version)
                     claimed.attempts.append(row.attempts)
+                    if log_first:
+                        claimed.log_ids.append(row.log_id)
                 rows = conn.execute(sa.text(f"SELECT * FROM public.{table} "  # noqa: S608
                                             "WHERE id = ANY(:ids) ORDER BY id"),
                                     {"ids": claimed.ids}).mappings().all()
@@ -153,24 +178,30 @@ def _batches(engine: sa.Engine, entity: str, table: str, bookkeeping: bool
 
 def _record(engine: sa.Engine, entity: str, table: str, claimed: Claimed,
             zoho_ids: dict[uuid.UUID, str]) -> None:
-    """Write-back, queue and log of a batch: three statements, one transaction."""
+    """Write-back, queue and log of a batch (the log rows completed if the claim wrote them):
+    three statements, one transaction."""
     ids = [zoho_ids[record_id] for record_id in claimed.ids]
     with engine.begin() as conn:
         conn.execute(_write_back_sql(table), {"ids": claimed.ids, "zoho_ids": ids})
         conn.execute(_DONE, {"entity": entity, "keys": claimed.keys,
                              "versions": claimed.versions, "zoho_ids": ids})
-        conn.execute(_LOG, {"entity": entity, "worker": "raw", "keys": claimed.keys,
-                            "ids": claimed.ids, "attempts": claimed.attempts,
-                            "zoho_ids": ids})
+        if claimed.log_ids:
+            conn.execute(_LOG_DONE, {"log_ids": claimed.log_ids, "zoho_ids": ids})
+        else:
+            conn.execute(_LOG, {"entity": entity, "worker": "raw", "keys": claimed.keys,
+                                "ids": claimed.ids, "attempts": claimed.attempts,
+                                "zoho_ids": ids})
 
 
-def crm_contacts(engine: sa.Engine, base_url: str, *, bookkeeping: bool) -> int:
-    """Users -> Contacts upserts of 100; returns the records synced."""
+def crm_contacts(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
+                 log_first: bool = True) -> int:
+    """Users -> Contacts upserts of 100; returns the records synced. ``log_first``: each
+    attempt is logged before its call and completed after, as the real sync logs it."""
     zoho = Zoho(base_url)
     fields = CrmFieldConfig.from_env()
     zoho.crm("GET", "/settings/fields", params={"module": "Contacts"})  # the field check
     synced = 0
-    for claimed, users in _batches(engine, "crm_contact", "users", bookkeeping):
+    for claimed, users in _batches(engine, "crm_contact", "users", bookkeeping, log_first):
         body = zoho.crm("POST", "/Contacts/upsert", json={
             "data": [contact_from_user(user, fields, []) for user in users],
             "duplicate_check_fields": [fields.contact_key_field, "Email"]})

@@ -9,7 +9,10 @@ customer, invoice, mark sent, payment) it times:
           token store and rate limiter, limits set high through KN_ZOHO_*_CALLS_PER_MINUTE)
     bare  raw_reference.py: the same Zoho calls with bare requests, no database writes
     book  the bare loop plus the bookkeeping in a few statements per batch of 100 (claim,
-          load, write-back, queue, log)
+          load, write-back, queue, log); CRM logs each attempt before its call and completes
+          the log row after, as the real sync does
+    lean  (CRM) book with the log rows inserted after the calls only (the earlier reference:
+          no trace of an attempt whose run is killed)
     rec1  (Books) the same bookkeeping per order, as the real flow records it: one statement
           starting the attempt before its calls, one transaction recording it after
 
@@ -232,7 +235,9 @@ def main() -> int:
         "crm": (crm_fill, {
             "real": _real(crm_flows),
             "bare": lambda e, u: raw_reference.crm_contacts(e, u, bookkeeping=False),
-            "book": lambda e, u: raw_reference.crm_contacts(e, u, bookkeeping=True)}),
+            "book": lambda e, u: raw_reference.crm_contacts(e, u, bookkeeping=True),
+            "lean": lambda e, u: raw_reference.crm_contacts(e, u, bookkeeping=True,
+                                                            log_first=False)}),
         "books": (books_fill, {
             "real": _real(books_flows),
             "bare": lambda e, u: raw_reference.books_invoices(e, u, bookkeeping=False,

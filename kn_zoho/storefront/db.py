@@ -8,14 +8,20 @@ newcomer needs no server. The storefront is never SQLite.
 from __future__ import annotations
 
 import os
+import select
+import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 DATABASE_URL_ENV = "KN_ZOHO_DATABASE_URL"
 DATA_DIR_ENV = "KN_ZOHO_DATA_DIR"
 DEFAULT_DATA_DIR = ".kn_zoho"
+# A pooled connection idle this long is pinged before use even if its socket is quiet: a
+# firewall or pooler may have dropped it without a word.
+PING_AFTER_IDLE_SECONDS = 30.0
 
 
 def data_dir() -> Path:
@@ -76,11 +82,64 @@ def create_engine(url: str | None = None, **kwargs: object) -> sa.Engine:
     """An engine on the resolved storefront database.
 
     ``prepare_threshold=None`` keeps psycopg from using server-side prepared statements,
-    which Supabase's transaction pooler does not support.
+    which Supabase's transaction pooler does not support. Connections are checked at
+    check-out without a round trip (:func:`check_at_checkout`), not pinged every time.
     """
-    return sa.create_engine(
+    engine = sa.create_engine(
         sqlalchemy_url(resolve_database_url(url)),
-        pool_pre_ping=True,
         connect_args={"prepare_threshold": None},
         **kwargs,
     )
+    check_at_checkout(engine)
+    return engine
+
+
+def autocommit(engine: sa.Engine) -> sa.Connection:
+    """A connection whose statements each commit on their own (``with autocommit(e) as c``).
+
+    For one self-contained statement or a read of one statement: a transaction around it
+    would cost two more round trips (BEGIN, COMMIT) and make it no safer.
+    """
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def check_at_checkout(engine: sa.Engine) -> None:
+    """Replace a dead pooled connection before anyone uses it, pinging only when in doubt.
+
+    ``pool_pre_ping`` costs a round trip per check-out, several per batch. A connection the
+    server closed (restart, ``pg_terminate_backend``, ``idle_session_timeout``) has already
+    said so on its socket: PostgreSQL sends its FATAL error or the socket's end, and an idle
+    connection (no LISTEN here) receives nothing else. So a connection is pinged only when
+    its socket has something to read or it idled longer than ``PING_AFTER_IDLE_SECONDS``;
+    a failed ping makes the pool connect anew (SQLAlchemy's DisconnectionError protocol).
+    """
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine, "checkin")
+    def remember_idle_since(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def replace_if_dead(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:  # just connected
+            return
+        if dbapi_connection.closed or dbapi_connection.broken:
+            raise sa.exc.DisconnectionError("the connection was closed")
+        if (not _socket_readable(dbapi_connection.fileno())
+                and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(f"the connection is gone: {type(exc).__name__}"
+                                            ) from exc
+
+
+def _socket_readable(fd: int) -> bool:
+    """Whether the socket has data or its end waiting, without blocking."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [fd], 0)[0])  # Windows: no poll()

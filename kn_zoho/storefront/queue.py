@@ -19,6 +19,7 @@ gives the claim back until the budget's reset, attempt not counted.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,9 +27,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from kn_zoho.storefront.claim_sql import DUE, claim_sql
+from kn_zoho.storefront.claim_sql import DUE, MAX_ATTEMPTS, claim_sql
 
-MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=60)
 
 
@@ -73,41 +73,11 @@ class Outcome:
         return cls(False, operation, error_code=code, error_message=message, transient=transient)
 
 
-# A record whose worker died during its last allowed attempt: the lease ran out with the
-# attempts used up. Dead-lettered (and alerted like any dead letter), never retried forever.
-_WORKER_LOST_SQL = """
-WITH lost AS (
-    UPDATE integration.zoho_sync_queue
-       SET status = 'dead', last_error_code = 'WORKER_LOST',
-           last_error_message = 'the worker stopped (killed, out of memory or crashed) during '
-               || attempts || ' attempts in a row; last run ' || coalesce(claimed_by, '?'),
-           claimed_by = NULL, claimed_by_kind = NULL, claimed_until = NULL, updated_at = now()
-     WHERE entity = :entity AND status = 'in_progress' AND attempts >= :max_attempts
-       AND (claimed_until < now() OR claimed_by = :own) {keys}
-    RETURNING entity, record_key, last_error_message
-)
-UPDATE integration.zoho_sync_logs AS l
-   SET status = 'dead', error_code = 'WORKER_LOST', error_message = lost.last_error_message,
-       finished_at = now()
-  FROM lost
- WHERE l.entity = lost.entity AND l.record_key = lost.record_key AND l.status = 'in_progress'
-"""
-
-# Attempts still open on a record we just claimed belong to a run that is gone.
-_ABANDON_SQL = """
-UPDATE integration.zoho_sync_logs
-   SET status = 'abandoned', error_code = 'WORKER_LOST', finished_at = now(),
-       error_message = 'run ' || coalesce(run_id, '?') || ' stopped before recording an outcome'
- WHERE entity = :entity AND record_key = ANY(:keys) AND status = 'in_progress'
-RETURNING record_key
-"""
-
-
-def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
+def claim(bind: sa.Engine | sa.Connection, entity: str, *, worker: str, limit: int = 100,
           keys: Sequence[str] | None = None, exclude: Sequence[str] = (),
           force: bool = False, lease: timedelta = DEFAULT_LEASE, kind: str = "cli",
           due_before: datetime | None = None, break_holders: Sequence[str] = (),
-          reclaim_own: bool = False) -> list[Claim]:
+          reclaim_own: bool = False, start: bool = False) -> list[Claim]:
     """Take up to ``limit`` due records of ``entity`` (only ``keys`` if given).
 
     ``force`` is the admin's manual retry: the named records are taken whatever their state
@@ -115,28 +85,30 @@ def claim(engine: sa.Engine, entity: str, *, worker: str, limit: int = 100,
     runs known to be gone) and get a fresh set of attempts. ``due_before`` (the start of the
     caller's pass) keeps a pass from chasing records that became due while it ran.
     ``reclaim_own`` takes back records ``worker`` holds from an earlier life (a retried
-    step). ``exclude`` names records not to take.
+    step). ``exclude`` names records not to take. ``start`` also starts the attempts of the
+    claims that are not suspect, as :func:`start` would (run id ``worker``), in the same
+    statement: those come back with their ``log_id``. Given a connection, the claim runs in
+    the caller's transaction (which must commit before any Zoho call); given an engine, in
+    its own.
     """
     if force and keys is None:
         raise ValueError("a forced claim must name its records")
     due = "now()" if due_before is None else "CAST(:due_before AS timestamptz)"
-    key_filter = " AND record_key = ANY(:keys)" if keys is not None else ""
     params = {"entity": entity, "worker": worker, "limit": limit, "force": force,
               "lease_seconds": lease.total_seconds(), "keys": list(keys or []),
               "exclude": list(exclude), "kind": kind, "due_before": due_before,
-              "break_holders": list(break_holders), "max_attempts": MAX_ATTEMPTS,
+              "break_holders": list(break_holders),
               "own": worker if reclaim_own else None}
-    with engine.begin() as conn:
-        if not force:
-            conn.execute(sa.text(_WORKER_LOST_SQL.format(keys=key_filter)), params)
-        sql = claim_sql(force=force, due_before=due, named=keys is not None,
-                         exclude=bool(exclude))
-        rows = conn.execute(sa.text(sql), params).all()
-        suspects = set(conn.execute(sa.text(_ABANDON_SQL), {
-            "entity": entity, "keys": [row.record_key for row in rows]}).scalars())
+    sql = sa.text(claim_sql(force=force, due_before=due, named=keys is not None,
+                            exclude=bool(exclude), start=start))
+    if isinstance(bind, sa.Connection):
+        rows = bind.execute(sql, params).all()
+    else:
+        with bind.begin() as conn:
+            rows = conn.execute(sql, params).all()
     claims = [Claim(row.entity, row.record_key, row.source_table, row.record_id,
                     row.change_version, row.attempt, row.payload_hash, row.zoho_id,
-                    suspect=row.record_key in suspects)
+                    log_id=row.log_id, suspect=row.suspect)
               for row in rows]
     return sorted(claims, key=lambda c: c.record_key)
 
@@ -196,19 +168,16 @@ def backoff_delay(attempt: int, base_seconds: float) -> timedelta:
 # completed, and a finished log row for any attempt not started (see :func:`finish_many`).
 _FINISH_MANY_SQL = """
 WITH outcome AS (
-    SELECT * FROM unnest(
-        CAST(:keys AS text[]), CAST(:record_ids AS uuid[]),
-        CAST(:versions AS bigint[]), CAST(:attempts AS integer[]), CAST(:statuses AS text[]),
-        CAST(:log_statuses AS text[]), CAST(:delays AS float8[]), CAST(:oks AS boolean[]),
-        CAST(:hashes AS text[]), CAST(:zoho_ids AS text[]), CAST(:codes AS text[]),
-        CAST(:messages AS text[]), CAST(:operations AS text[]), CAST(:log_ids AS bigint[]))
-      AS o(record_key, record_id, version, attempt, status, log_status,
-           delay_seconds, ok, payload_hash, zoho_id, error_code, error_message, operation,
-           log_id)
+    -- one JSON document (encoded in C) instead of fourteen arrays adapted item by item
+    SELECT * FROM json_to_recordset(CAST(:outcomes AS json)) AS o(
+        record_key text, record_id uuid, version bigint, attempt integer, status text,
+        log_status text, delay_seconds float8, ok boolean, payload_hash text, zoho_id text,
+        error_code text, error_message text, operation text, log_id bigint)
 ), locked AS (
     -- rows locked in key order, as a run that took some over (broken leases) locks them
     SELECT record_key FROM integration.zoho_sync_queue
-     WHERE entity = :entity AND record_key = ANY(CAST(:keys AS text[])) AND claimed_by = :worker
+     WHERE entity = :entity AND record_key = ANY(ARRAY(SELECT record_key FROM outcome))
+       AND claimed_by = :worker
      ORDER BY record_key
        FOR UPDATE
 ), queued AS (
@@ -284,19 +253,18 @@ def finish_many(conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]], *, w
     if len(planned) != len(done) or any(claim.entity != entity for claim, _ in done):
         raise ValueError("finish_many takes one entity's claims, each record once")
     statuses = [planned[claim.record_key][0] for claim, _ in done]
+    outcomes = [
+        {"record_key": claim.record_key, "record_id": str(claim.record_id),
+         "version": claim.version, "attempt": claim.attempt, "status": status,
+         "log_status": {"synced": "success", "pending": "pending"}.get(status, status),
+         "delay_seconds": planned[claim.record_key][1], "ok": outcome.ok,
+         "payload_hash": outcome.payload_hash, "zoho_id": outcome.zoho_id,
+         "error_code": outcome.error_code, "error_message": outcome.error_message,
+         "operation": outcome.operation, "log_id": claim.log_id}
+        for (claim, outcome), status in zip(done, statuses, strict=True)]
     rows = conn.execute(sa.text(_FINISH_MANY_SQL), {
-        "entity": entity, "keys": [c.record_key for c, _ in done],
-        "record_ids": [c.record_id for c, _ in done], "versions": [c.version for c, _ in done],
-        "attempts": [c.attempt for c, _ in done], "statuses": statuses,
-        "log_statuses": [{"synced": "success", "pending": "pending"}.get(s, s)
-                         for s in statuses],
-        "delays": [planned[c.record_key][1] for c, _ in done],
-        "oks": [o.ok for _, o in done], "hashes": [o.payload_hash for _, o in done],
-        "zoho_ids": [o.zoho_id for _, o in done], "codes": [o.error_code for _, o in done],
-        "messages": [o.error_message for _, o in done],
-        "operations": [o.operation for _, o in done], "log_ids": [c.log_id for c, _ in done],
-        "worker": worker, "run_id": run_id or worker, "started_at": started_at,
-    }).all()
+        "entity": entity, "outcomes": json.dumps(outcomes), "worker": worker,
+        "run_id": run_id or worker, "started_at": started_at}).all()
     # A record missing from the reply: our lease broke and another worker took it over. It
     # records its own outcome; ours is still logged for the audit trail.
     final = {claim.record_key: status for (claim, _), status in zip(done, statuses, strict=True)}

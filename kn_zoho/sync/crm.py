@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from kn_zoho.mapping.crm import (
     payload_hash,
 )
 from kn_zoho.mapping.errors import MappingError
+from kn_zoho.storefront import db
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.crm_fields import FieldCheck
@@ -116,12 +117,15 @@ def _send(batch: list[Pending], call: Callable[[list[Payload]], list[Any]],
     return outcomes
 
 
-def _emails_shared_ignoring_case(conn: sa.Connection, users: Iterable[Any]) -> set[str]:
-    """Casefolded emails of ``users`` that another storefront user also has, ignoring case."""
-    emails = sorted({str(user["email"] or "").strip().casefold() for user in users})
-    return {row[0] for row in conn.execute(sa.text(
-        "SELECT lower(btrim(email)) FROM public.users WHERE lower(btrim(email)) = ANY(:emails) "
-        "GROUP BY 1 HAVING count(*) > 1"), {"emails": emails})}
+# The batch's users and, per user, whether another user's email equals theirs ignoring case
+# and surrounding spaces: one statement, one lookup per user in the expression's index
+# (migration 20261121002000).
+_USERS_SQL = sa.text("""
+SELECT u.*, EXISTS (SELECT 1 FROM public.users AS other
+                     WHERE lower(btrim(other.email)) = lower(btrim(u.email))
+                       AND other.id <> u.id) AS email_shared_ignoring_case
+  FROM public.users AS u WHERE u.id = ANY(:ids)
+""")
 
 
 class ContactsFlow:
@@ -143,11 +147,9 @@ class ContactsFlow:
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
-        with engine.connect() as conn:
+        with db.autocommit(engine) as conn:  # one statement: no transaction needed
             rows = {str(row["id"]): row for row in conn.execute(
-                sa.text("SELECT * FROM public.users WHERE id = ANY(:ids)"),
-                {"ids": [c.record_id for c in claims]}).mappings()}
-            shared = _emails_shared_ignoring_case(conn, rows.values())
+                _USERS_SQL, {"ids": [c.record_id for c in claims]}).mappings()}
         warnings: Warnings = {}
         outcomes, to_send = _prepare(claims, rows,
                                      lambda row, notes: contact_from_user(row, self.fields, notes),
@@ -157,7 +159,7 @@ class ContactsFlow:
             zoho_id = claim.zoho_id or rows[claim.record_key]["zoho_crm_id"]
             if zoho_id:
                 known.append((claim, {**payload, "id": zoho_id}, digest))
-            elif str(payload["Email"]).casefold() in shared:
+            elif rows[claim.record_key]["email_shared_ignoring_case"]:
                 key_only.append((claim, payload, digest))
             else:
                 new.append((claim, payload, digest))

@@ -15,7 +15,7 @@ import psycopg
 import sqlalchemy as sa
 
 from kn_zoho.env import env_number
-from kn_zoho.storefront import leases, queue
+from kn_zoho.storefront import db, leases, queue
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
 from kn_zoho.zoho import budget
@@ -143,27 +143,45 @@ class _Pass:
     unstarted: list[Claim] = field(default_factory=list)
     started: list[Claim] = field(default_factory=list)
 
+    def claim(self, keys: Sequence[str] | None, per_attempt: int, limit: int,
+              **options: object) -> budget.BudgetPause | list[Claim]:
+        """The next batch: the budget check (a pause claims nothing, so no record loses time
+        or an attempt), then the claim, one statement that also starts the batch's attempts
+        when the flow attempts the whole batch at once and reads nothing before; each commits
+        on its own. Records whose last worker died go last and alone, so a record that kills
+        its worker never costs the others an attempt."""
+        at_once = per_attempt >= limit and getattr(self.flow, "prepare", None) is None
+        with db.autocommit(self.engine) as conn:
+            pause = budget.pause_for(conn, self.flow.entity)
+            if pause is not None:
+                return pause
+            claims = queue.claim(conn, self.flow.entity, worker=self.worker, keys=keys,
+                                 limit=limit, kind=self.kind, lease=self.lease.lease,
+                                 force=self.force, start=at_once, **options)
+        self.started = [c for c in claims if c.log_id is not None]
+        self.unstarted = ([c for c in claims if c.log_id is None and not c.suspect]
+                          + [c for c in claims if c.suspect])
+        return claims
+
     def attempt(self, claims: Sequence[Claim], per_attempt: int) -> None:
-        """Start, attempt and record ``claims`` in groups of ``per_attempt``; records whose
-        last worker died go last and alone, so a record that kills its worker never costs
-        the others an attempt.
+        """Attempt and record the claimed batch in groups of ``per_attempt``, starting each
+        group not started yet (by :meth:`claim`) in its own transaction.
 
         Recording a group and starting the next stay two transactions: one would lock the
         first group's queue rows, then the next's, and a run that took some of them over
         (broken leases) could lock them the other way round (a deadlock).
         """
-        self.unstarted = ([c for c in claims if not c.suspect]
-                          + [c for c in claims if c.suspect])
         _prepare(self.engine, self.flow, claims)
-        while self.unstarted:
-            size = 1 if self.unstarted[0].suspect else per_attempt
-            group = [c for c in self.unstarted[:size] if c.suspect == self.unstarted[0].suspect]
-            with self.engine.begin() as conn:
-                self.started = queue.start(conn, group, worker=self.worker, run_id=self.worker,
-                                           kind=self.kind, lease=self.lease.lease)
-            self.unstarted = self.unstarted[len(group):]
+        while self.started or self.unstarted:
             if not self.started:
-                continue  # our leases broke and another run has these records now
+                group = _next_group(self.unstarted, per_attempt)
+                with self.engine.begin() as conn:
+                    self.started = queue.start(conn, group, worker=self.worker,
+                                               run_id=self.worker, kind=self.kind,
+                                               lease=self.lease.lease)
+                self.unstarted = self.unstarted[len(group):]
+                if not self.started:
+                    continue  # our leases broke and another run has these records now
             began = datetime.now(UTC)
             outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
             self._defer_spent(outcomes)
@@ -276,14 +294,12 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
                 breakable = _settle_holders(engine, flow.entity, keys, worker, is_run_alive,
                                             state.report)
             for batch_keys in _key_batches(keys, batch_size):
-                pause = budget.pause_for(engine, flow.entity)
-                if pause is not None:  # claim nothing: no record loses time or an attempt
-                    _report_pause(state.report, keys, pause)
+                claims = state.claim(batch_keys, per_attempt, batch_size,
+                                     due_before=pass_start, break_holders=breakable,
+                                     reclaim_own=True)
+                if isinstance(claims, budget.BudgetPause):
+                    _report_pause(state.report, keys, claims)
                     break
-                claims = queue.claim(engine, flow.entity, worker=worker, limit=batch_size,
-                                     keys=batch_keys, force=force, lease=settings.lease,
-                                     kind=kind, due_before=pass_start,
-                                     break_holders=breakable, reclaim_own=True)
                 if not claims and keys is None:
                     break
                 state.attempt(claims, per_attempt)
@@ -299,6 +315,12 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
         raise InfrastructureError(f"{flow.entity}: {reason}{note}", [state.report]) from exc
     state.report.api_calls = flow.api_calls() - calls_before
     return state.report
+
+
+def _next_group(unstarted: Sequence[Claim], per_attempt: int) -> list[Claim]:
+    """The next claims to start together: up to ``per_attempt`` of a kind, a suspect alone."""
+    size = 1 if unstarted[0].suspect else per_attempt
+    return [c for c in unstarted[:size] if c.suspect == unstarted[0].suspect]
 
 
 def _key_batches(keys: Sequence[str] | None, batch_size: int

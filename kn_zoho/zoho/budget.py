@@ -13,8 +13,9 @@ sandbox's ``X-Rate-Limit-*`` headers are not Zoho's documented contract), so the
 is ours, corrected by code 45 alone.
 
 The ledger is ``integration.zoho_call_budgets``: one row per product and account, with the
-window's reset time and the calls used. A process reserves calls in small blocks (one
-statement per block, none per call) and gives back what it did not use when it closes.
+window's reset time and the calls used. A process reserves calls in small blocks (one short
+transaction per block of ten calls, none per call) and gives back what it did not use when it
+closes.
 Priorities stop at different marks so a backlog never starves stock: stock may use the whole
 allowance, sales (invoices with their payments, and whatever an invoice creates on the way)
 all but the stock reserve, and the catalog (estimates, items) stops a further share earlier.
@@ -126,7 +127,7 @@ class BudgetSettings:
     stock_reserve: float = 0.10   # share of the Books allowance only stock may use
     sales_reserve: float = 0.30   # further share the catalog leaves to sales and stock
     probe_seconds: float = 3600.0  # after Zoho said spent early: wait at most this long
-    block: int = 10               # calls reserved per statement
+    block: int = 10               # calls (of the call's cost) reserved per statement
 
     @classmethod
     def from_env(cls) -> BudgetSettings:
@@ -223,14 +224,13 @@ class _Block:
         return self.end - self.next + 1
 
 
-_ENSURE = sa.text(
+# The row is created on first use and locked in one statement (ON CONFLICT DO UPDATE locks it).
+_ENSURE_AND_LOCK = sa.text(
     "INSERT INTO integration.zoho_call_budgets AS b"
     " (product, account, allowance, window_started_at, resets_at)"
     " VALUES (:product, :account, :allowance, now(), now() + make_interval(secs => :window))"
-    " ON CONFLICT (product, account) DO NOTHING")
-_LOCK = sa.text(
-    "SELECT used, resets_at, resets_at <= now() AS expired FROM integration.zoho_call_budgets"
-    " WHERE product = :product AND account = :account FOR UPDATE")
+    " ON CONFLICT (product, account) DO UPDATE SET updated_at = b.updated_at"
+    " RETURNING b.used, b.resets_at, b.resets_at <= now() AS expired")
 _ROLL = sa.text(
     "UPDATE integration.zoho_call_budgets SET window_started_at = now(), used = 0,"
     " resets_at = now() + make_interval(secs => :window), refused_at = NULL, updated_at = now()"
@@ -285,8 +285,7 @@ class PostgresCallBudget:
                   "window": self.settings.window_seconds}
         with self._engine.begin() as conn:
             self.statements += 1
-            conn.execute(_ENSURE, params)
-            row = conn.execute(_LOCK, params).one()
+            row = conn.execute(_ENSURE_AND_LOCK, params).one()
             used, resets_at = row.used, row.resets_at
             if row.expired:
                 used, resets_at = 0, conn.execute(_ROLL, params).scalar_one()
@@ -294,8 +293,10 @@ class PostgresCallBudget:
                 used = max(0, used - old.left)  # the old block's unused calls go back
             used = max(used, self._reported_used.pop(key, 0))
             limit = self.settings.limit(product, allowance, priority)
-            # near the mark blocks shrink, so calls another process holds unused there are few
-            grant = min(max(cost, min(self.settings.block, (limit - used) // 4)), limit - used)
+            # ``block`` calls of this cost (a CRM upsert of 100 costs 10 credits); near the mark
+            # blocks shrink, so calls another process holds unused there are few
+            grant = min(max(cost, min(self.settings.block * cost, (limit - used) // 4)),
+                        limit - used)
             if grant >= cost:
                 self._blocks[key] = _Block(resets_at, allowance, used + cost + 1, used + grant)
                 used += grant
@@ -363,12 +364,19 @@ class BudgetState:
                                                            priority)
 
 
-def budget_states(engine: sa.Engine) -> list[BudgetState]:
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT product, account, allowance, used, window_started_at, resets_at, "
-            "refused_at, resets_at > now() AS current FROM integration.zoho_call_budgets "
-            "ORDER BY product, account")).all()
+_STATES = sa.text(
+    "SELECT product, account, allowance, used, window_started_at, resets_at, "
+    "refused_at, resets_at > now() AS current FROM integration.zoho_call_budgets "
+    "ORDER BY product, account")
+
+
+def budget_states(bind: sa.Engine | sa.Connection) -> list[BudgetState]:
+    """Every ledger row; given a connection, read in the caller's transaction."""
+    if isinstance(bind, sa.Connection):
+        rows = bind.execute(_STATES).all()
+    else:
+        with bind.connect() as conn:
+            rows = conn.execute(_STATES).all()
     return [BudgetState(**row._asdict()) for row in rows]
 
 
@@ -381,10 +389,12 @@ class BudgetPause:
     message: str
 
 
-def pause_for(engine: sa.Engine, entity: str, settings: BudgetSettings | None = None,
+def pause_for(bind: sa.Engine | sa.Connection, entity: str,
+              settings: BudgetSettings | None = None,
               priority: Priority | None = None, *, refused: bool = False
               ) -> BudgetPause | None:
-    """Whether ``entity``'s work must wait for the budget (None: go ahead).
+    """Whether ``entity``'s work must wait for the budget (None: go ahead); given a
+    connection, read in the caller's transaction.
 
     ``refused``: the ledger has just refused one of its calls, so its current window is spent
     for this work even when a few credits are left (a CRM write of 100 records costs 10)."""
@@ -393,7 +403,7 @@ def pause_for(engine: sa.Engine, entity: str, settings: BudgetSettings | None = 
         return None
     settings = settings or BudgetSettings.from_env()
     priority = priority or PRIORITY_OF_ENTITY.get(entity, Priority.SALES)
-    spent = [s for s in budget_states(engine) if s.product == product
+    spent = [s for s in budget_states(bind) if s.product == product
              and (s.spent_for(settings, priority) or (refused and s.current))]
     if not spent:
         return None

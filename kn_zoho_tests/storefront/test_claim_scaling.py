@@ -54,10 +54,11 @@ def _largest_node(engine: sa.Engine, sql: str, keys: list[str]) -> tuple[str, in
         [[plan]] = conn.execute(sa.text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql), params).all()
         conn.rollback()
     plan = plan if isinstance(plan, list) else json.loads(plan)
-    # the candidate CTEs pick the rows; the final UPDATE joins back the 100 picked (by index
-    # or, on a table this small, by a hash join: the planner's fair choice either way)
+    # the candidate CTEs pick the rows; the UPDATE (CTE claimed) joins back the 100 picked (by
+    # index or, on a table this small, by a hash join: the planner's fair choice either way)
     picking = [node for node in plan[0]["Plan"]["Plans"]
-               if str(node.get("Subplan Name", "")).startswith("CTE ")]
+               if str(node.get("Subplan Name", "")).startswith("CTE ")
+               and node.get("Subplan Name") != "CTE claimed"]
     assert picking, "the claim picks its rows in CTEs"
     return max((row for node in picking for row in _rows_per_node(node)),
                key=lambda node: node[1])

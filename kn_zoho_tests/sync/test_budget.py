@@ -129,6 +129,17 @@ def test_calls_are_counted_in_blocks_not_one_statement_each(engine: sa.Engine) -
     assert state.used == 1000  # exactly what was sent, once the process gave its block back
 
 
+def test_a_block_holds_ten_calls_of_their_cost_so_crm_batches_share_one_statement(
+        engine: sa.Engine) -> None:
+    budget = PostgresCallBudget(engine, BudgetSettings(crm_daily_credits=50_000))
+    for _ in range(30):  # upserts of 100 Contacts, 10 credits each
+        budget.take(CRM, CRM_ACCOUNT, 10)
+    assert budget.statements == 3
+    budget.close()
+    [state] = budget_states(engine)
+    assert state.used == 300
+
+
 def test_crm_credits_count_records_and_follow_zohos_remaining_header(engine: sa.Engine) -> None:
     assert call_cost(CRM, "POST", {"data": [{}] * 25}) == 3   # 1 credit per 10 records
     assert call_cost(CRM, "GET", None) == 1

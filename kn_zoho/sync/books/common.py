@@ -195,6 +195,12 @@ def _link(engine: sa.Engine, table: str, row: Row, zoho_id: str) -> None:
     row["zoho_books_id"] = zoho_id
 
 
+def _attempt_of(claim: Claim) -> tuple[str, int, int]:
+    """One attempt of one version of a record: a batch read serves only the attempts it was
+    read for, never a later claim of the same record."""
+    return claim.record_key, claim.version, claim.attempt
+
+
 def _missing(claim: Claim, label: str) -> Outcome:
     return Outcome.failure("load", "NOT_FOUND", f"{label} {claim.record_key} no longer exists in "
                            "the storefront", transient=False)

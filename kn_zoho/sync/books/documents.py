@@ -16,6 +16,7 @@ from kn_zoho.sync.books.common import (
     Refused,
     Row,
     _amount,
+    _attempt_of,
     _link,
     _missing,
     _Progress,
@@ -66,12 +67,6 @@ def _relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
     for row in [user, *unlinked.values()]:
         if row["id"] in linked:
             row["zoho_books_id"] = linked[row["id"]]
-
-
-def _attempt_of(claim: Claim) -> tuple[str, int, int]:
-    """One attempt of one version of a record: a batch read serves only the attempts it was
-    read for, never a later claim of the same record."""
-    return claim.record_key, claim.version, claim.attempt
 
 
 class _DocumentFlow:

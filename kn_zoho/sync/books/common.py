@@ -4,7 +4,8 @@ progress and outcome, and the small database helpers."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -173,6 +174,15 @@ def _setup_failure(catalog: BooksCatalog, claims: Sequence[Claim]
     except ValueError as error:
         return None, _for_all(claims, Outcome.failure(
             "taxes", "TAX_SETUP", f"Zoho Books tax setup: {error}", transient=False))
+
+
+@contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only, in autocommit: under READ COMMITTED each statement reads
+    its own snapshot anyway, so a transaction would only add a BEGIN and a ROLLBACK round
+    trip to every read."""
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _rows(conn: sa.Connection, sql: str, ids: Sequence[Any]) -> list[Row]:

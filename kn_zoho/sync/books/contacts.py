@@ -34,6 +34,7 @@ from kn_zoho.sync.books.common import (
     _rows,
     _settle,
     books_api_calls,
+    reading,
     refused_for_good,
 )
 from kn_zoho.zoho.books import BooksClient
@@ -150,7 +151,7 @@ class ContactUpdatesFlow:
 
 
 def _users(engine: sa.Engine, claims: Sequence[Claim]) -> dict[Any, Row]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return {row["id"]: row for row in _rows(
             conn, "SELECT * FROM public.users WHERE id = ANY(:ids)",
             [claim.record_id for claim in claims])}

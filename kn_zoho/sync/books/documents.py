@@ -26,6 +26,7 @@ from kn_zoho.sync.books.common import (
     books_api_calls,
     create_or_adopt,
     organization_state,
+    reading,
     refused_for_good,
 )
 from kn_zoho.sync.books.contacts import link_customer
@@ -58,7 +59,7 @@ def _relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
                 if not product.get("zoho_books_id")}
     if not users and not unlinked:
         return
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         linked = dict(conn.execute(sa.text(
             "SELECT id, zoho_books_id FROM public.users WHERE id = ANY(:users) "
             "AND zoho_books_id IS NOT NULL UNION ALL SELECT id, zoho_books_id "
@@ -218,7 +219,7 @@ def _key_owners(engine: sa.Engine, users: Iterable[Row], products: Iterable[Row]
                 ) -> tuple[dict[str, Row], set[str]]:
     """Who owns each SKU of a batch in Books (see ``twins``), and the batch's emails that
     another storefront user has in another letter case: two queries."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return (key_owners(conn, "products", "sku", "zoho_books_id",
                            (product["sku"] for product in products)),
                 shared_ignoring_case(conn, "users", "email", (user["email"] for user in users)))
@@ -274,7 +275,7 @@ def _load_documents(engine: sa.Engine, claims: Sequence[Claim], table: str, line
                                               dict[Any, Row], dict[Any, Row]]:
     """Documents by id, their lines (with the product's SKU and HSN), users and products."""
     ids = [claim.record_id for claim in claims]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         documents = {row["id"]: row for row in _rows(
             conn, f"SELECT * FROM public.{table} WHERE id = ANY(:ids)", ids)}  # noqa: S608
         lines: dict[Any, list[Row]] = {}

@@ -158,3 +158,5 @@ def test_contact_updates_needing_no_call_are_started_and_recorded_together(
     starts = [s for s in statements if s.startswith("WITH started AS ( UPDATE integration")]
     records = [s for s in statements if s.startswith("WITH outcome AS (")]
     assert (len(starts), len(records)) == (2, 2), statements
+    reads = [s for s in statements if s.startswith("SELECT * FROM public.users")]
+    assert len(reads) == 1, statements  # the batch's users, read once

@@ -66,7 +66,9 @@ class ContactUpdatesFlow:
         """The records that, as read, make no call: gone, not linked, or unchanged since the
         contact was last written (most of them: every link queues one). The runner records
         them together, two statements a batch instead of two a record."""
-        users = self._batch[1] if self._batch is not None else {}
+        if self._batch is None:  # not read (its read failed): each record goes alone
+            return set()
+        users = self._batch[1]
         return {claim.record_key for claim in claims
                 if (user := users.get(claim.record_id)) is None or not user.get("zoho_books_id")
                 or (not force and contact_update_from_user(user).digest == claim.payload_hash)}

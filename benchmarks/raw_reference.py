@@ -3,14 +3,24 @@
 Each makes the same Zoho calls as `kn-zoho sync crm` / `kn-zoho sync books` on a fresh
 storefront (same mapping functions, so the sandbox does the same work), with bare
 ``requests`` and no runner: no token store, no rate limiter, no retries, no lookups before a
-create. ``bookkeeping=True`` adds what any sync must do in the database, in a few statements
+create but the one the real flow always makes (a new customer is searched by email, then
+created). ``bookkeeping=True`` adds what any sync must do in the database, in a few statements
 per batch of 100: claim the due queue rows, load their storefront rows, and after the calls
 write back the Zoho ids, update the queue rows and insert the log rows. ``per_record=True``
 (Books) records each order on its own instead, as the real flow does for crash safety: one
-statement starting its attempt before its calls, one transaction recording it after. The CRM
-loop logs each attempt before its call (``log_first``, the default), as the real sync does so
-that a killed run leaves a trace: the claim also inserts the ``in_progress`` log rows, and
-the record completes them instead of inserting them.
+statement starting its attempt before its calls (in autocommit), one transaction recording it
+after. The CRM loop logs each attempt before its call (``log_first``, the default), as the
+real sync does so that a killed run leaves a trace: the claim also inserts the
+``in_progress`` log rows, and the record completes them instead of inserting them.
+
+Books contact updates: linking a user to its new Books customer queues a ``books_contact``
+record (a trigger), which the real run syncs last with no call (the contact was created from
+the same data: the link stores that data's digest on the queue row). The reference does the
+same bookkeeping for them (digest stored with the link; claim, load the users, compare the
+digest, record per batch, as the real flow does for records that need no call), so both
+sides count the same
+records; the bare loop, which writes nothing, counts the users it linked (mapping each to
+its digest, the real flow's work for them).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from kn_zoho.mapping.books import (
     payment_from_order,
     tax_table_from_zoho,
 )
+from kn_zoho.mapping.books_edits import contact_update_from_user
 from kn_zoho.mapping.crm import CrmFieldConfig, contact_from_user
 from kn_zoho.sandbox import credentials
 
@@ -176,13 +187,14 @@ def _batches(engine: sa.Engine, entity: str, table: str, bookkeeping: bool,
         yield claimed, [dict(row) for row in rows]
 
 
-def _record(engine: sa.Engine, entity: str, table: str, claimed: Claimed,
+def _record(engine: sa.Engine, entity: str, table: str | None, claimed: Claimed,
             zoho_ids: dict[uuid.UUID, str]) -> None:
-    """Write-back, queue and log of a batch (the log rows completed if the claim wrote them):
-    three statements, one transaction."""
+    """Write-back (none without ``table``), queue and log of a batch (the log rows completed if
+    the claim wrote them): one transaction."""
     ids = [zoho_ids[record_id] for record_id in claimed.ids]
     with engine.begin() as conn:
-        conn.execute(_write_back_sql(table), {"ids": claimed.ids, "zoho_ids": ids})
+        if table is not None:
+            conn.execute(_write_back_sql(table), {"ids": claimed.ids, "zoho_ids": ids})
         conn.execute(_DONE, {"entity": entity, "keys": claimed.keys,
                              "versions": claimed.versions, "zoho_ids": ids})
         if claimed.log_ids:
@@ -222,7 +234,6 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
     taxes = tax_table_from_zoho(zoho.books("GET", "/settings/taxes",
                                            {"page": 1, "per_page": 200})["taxes"])
     zoho.books("GET", "/items", {"filter_by": "Status.All", "page": 1, "per_page": 200})
-    zoho.books("GET", "/contacts", {"page": 1, "per_page": 200})
     synced = 0
     item_ids: dict[str, str] = {}
     for claimed, products in _batches(engine, "books_item", "products", bookkeeping):
@@ -234,6 +245,7 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
             _record(engine, "books_item", "products", claimed, ids)
         synced += len(ids)
     customers: dict[uuid.UUID, str] = {}
+    linked_users: dict[uuid.UUID, dict[str, Any]] = {}
     names: set[str] = set()
     for claimed, orders in _batches(engine, "books_invoice", "orders", bookkeeping):
         lines, users = _order_details(engine, orders)
@@ -242,23 +254,52 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
         for order in orders:
             one = _one(claimed, order["id"]) if per_record else None
             if one is not None:
-                with engine.begin() as conn:
-                    conn.execute(_START_ONE, {"entity": "books_invoice", "key": one.keys[0]})
+                with engine.connect() as conn:  # one statement: autocommit
+                    conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                        _START_ONE, {"entity": "books_invoice", "key": one.keys[0]})
             user = users[order["user_id"]]
             if user["id"] not in customers:
                 customers[user["id"]] = new_customers[user["id"]] = _customer(zoho, user, names)
+                linked_users[user["id"]] = user
             ids[order["id"]] = _invoice(zoho, order, lines.get(order["id"], []), user,
                                         customers[user["id"]], item_ids, taxes, seller_state)
             if one is not None:
-                _link_customers(engine, new_customers)
+                _link_customers(engine, new_customers, users)
                 _record(engine, "books_invoice", "orders", one, ids)
                 new_customers = {}
         if bookkeeping and not per_record:
-            _link_customers(engine, new_customers)
+            _link_customers(engine, new_customers, users)
             _record(engine, "books_invoice", "orders", claimed, ids)
         synced += len(ids)
     zoho.close()
+    if not bookkeeping:
+        # the users it linked, each mapped to its contact digest as the real flow does
+        return synced + len([contact_update_from_user(user).digest
+                             for user in linked_users.values()])
+    return synced + _contact_updates(engine)
+
+
+def _contact_updates(engine: sa.Engine) -> int:
+    """The queued contact updates: unchanged since the link (no call), recorded done."""
+    synced = 0
+    for claimed, users in _batches(engine, "books_contact", "users", bookkeeping=True):
+        by_id = {user["id"]: user for user in users}
+        hashes = _queued_hashes(engine, claimed.keys)
+        unchanged = [record_id for key, record_id in zip(claimed.keys, claimed.ids, strict=True)
+                     if contact_update_from_user(by_id[record_id]).digest == hashes[key]]
+        if len(unchanged) != len(claimed.ids):
+            raise RuntimeError("a linked user's contact changed: the reference makes no PUT")
+        _record(engine, "books_contact", None, claimed, {i: by_id[i]["zoho_books_id"]
+                                                         for i in claimed.ids})
+        synced += len(claimed.ids)
     return synced
+
+
+def _queued_hashes(engine: sa.Engine, keys: list[str]) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text(
+            "SELECT record_key, payload_hash FROM integration.zoho_sync_queue "
+            "WHERE entity = 'books_contact' AND record_key = ANY(:keys)"), {"keys": keys}).all())
 
 
 def _one(claimed: Claimed, record_id: uuid.UUID) -> Claimed:
@@ -267,14 +308,22 @@ def _one(claimed: Claimed, record_id: uuid.UUID) -> Claimed:
                    [claimed.attempts[index]])
 
 
-def _link_customers(engine: sa.Engine, customers: dict[uuid.UUID, str]) -> None:
-    """Customer ids onto their users, at once (as the real flow does)."""
+def _link_customers(engine: sa.Engine, customers: dict[uuid.UUID, str],
+                    users: dict[Any, dict[str, Any]]) -> None:
+    """Customer ids onto their users, at once, and the digest of what each contact was
+    created from onto the contact update the link queued (as the real flow does)."""
     if customers:
         with engine.begin() as conn:
             conn.execute(sa.text(
                 "UPDATE public.users SET zoho_books_id = d.z FROM unnest(CAST(:ids AS uuid[]), "
                 "CAST(:zoho_ids AS text[])) AS d(i, z) WHERE users.id = d.i"),
                 {"ids": list(customers), "zoho_ids": list(customers.values())})
+            conn.execute(sa.text(
+                "UPDATE integration.zoho_sync_queue AS q SET payload_hash = d.h "
+                "FROM unnest(CAST(:keys AS text[]), CAST(:hashes AS text[])) AS d(k, h) "
+                "WHERE q.entity = 'books_contact' AND q.record_key = d.k"),
+                {"keys": [str(i) for i in customers],
+                 "hashes": [contact_update_from_user(users[i]).digest for i in customers]})
 
 
 def _order_details(engine: sa.Engine, orders: Sequence[dict[str, Any]]
@@ -293,7 +342,11 @@ def _order_details(engine: sa.Engine, orders: Sequence[dict[str, Any]]
 
 
 def _customer(zoho: Zoho, user: dict[str, Any], names: set[str]) -> str:
+    """Searched by email, created when Books has none (the real flow's 2 calls)."""
     payload = customer_from_user(user)
+    found = zoho.books("GET", "/contacts", {"email": customer_email(payload)})["contacts"]
+    if found:
+        return str(found[0]["contact_id"])
     if payload["contact_name"].casefold() in names:  # Books refuses a second of one name
         payload["contact_name"] = f"{payload['contact_name']} ({customer_email(payload)})"[:200]
     names.add(payload["contact_name"].casefold())

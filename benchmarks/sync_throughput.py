@@ -3,7 +3,9 @@
 One run, one sandbox with its limits lifted (in its own process, so its CPU never competes
 with the client's for the GIL) and a fresh database per measurement, cloned from one migrated
 template. For each of CRM (users -> Contacts) and Books (products -> items, paid orders ->
-customer, invoice, mark sent, payment) it times:
+customer (searched by email, then created), invoice, mark sent, payment, and the contact
+updates that linking the customers queues, which make no call; both sides count them, see
+raw_reference.py) it times:
 
     real  the code `kn-zoho sync crm|books` runs (run_flows over the CLI's flows, Postgres
           token store and rate limiter, limits set high through KN_ZOHO_*_CALLS_PER_MINUTE)

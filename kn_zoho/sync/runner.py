@@ -55,7 +55,10 @@ class Flow(Protocol):
     # record's outcome is recorded as soon as Zoho confirmed it and a record whose lease
     # broke is skipped, not synced twice. Such a flow may define ``prepare(engine, claims)``
     # to read the whole batch once before its records are attempted; it must read a record
-    # again where its started claim says ``changed``.
+    # again where its started claim says ``changed``. It may also define
+    # ``callless(claims, *, force) -> set[str]``: the record keys that, as prepared, need no
+    # Zoho call (e.g. nothing changed); those are started, attempted and recorded together,
+    # as nothing is lost or sent twice when they are.
 
 
 @dataclass(frozen=True)
@@ -165,28 +168,44 @@ class _Pass:
 
     def attempt(self, claims: Sequence[Claim], per_attempt: int) -> None:
         """Attempt and record the claimed batch in groups of ``per_attempt``, starting each
-        group not started yet (by :meth:`claim`) in its own transaction.
+        group not started yet (by :meth:`claim`). Records the flow says need no call go
+        first, in one group; records whose last worker died go last and alone.
 
         Recording a group and starting the next stay two transactions: one would lock the
         first group's queue rows, then the next's, and a run that took some of them over
-        (broken leases) could lock them the other way round (a deadlock).
+        (broken leases) could lock them the other way round (a deadlock). They share one
+        connection check-out (no Zoho call comes between them), and the start, one statement,
+        runs in autocommit.
         """
         _prepare(self.engine, self.flow, claims)
-        while self.started or self.unstarted:
-            if not self.started:
-                group = _next_group(self.unstarted, per_attempt)
-                with self.engine.begin() as conn:
-                    self.started = queue.start(conn, group, worker=self.worker,
-                                               run_id=self.worker, kind=self.kind,
-                                               lease=self.lease.lease)
-                self.unstarted = self.unstarted[len(group):]
-                if not self.started:
-                    continue  # our leases broke and another run has these records now
-            began = datetime.now(UTC)
-            outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
-            self._defer_spent(outcomes)
-            self._record(outcomes, began)
-            self.started = []
+        callless = _callless(self.flow, claims, per_attempt, force=self.force)
+
+        def kind(claim: Claim) -> tuple[bool, bool]:  # (suspect, makes calls): the group kinds
+            return claim.suspect, claim.record_key not in callless
+
+        self.unstarted.sort(key=kind)  # stable
+        while True:
+            attempted: tuple[Mapping[str, Outcome], datetime] | None = None
+            if self.started:  # by the claim, or below; empty when our leases broke
+                began = datetime.now(UTC)
+                outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
+                self._defer_spent(outcomes)
+                attempted = outcomes, began
+            with self.engine.connect() as conn:
+                if attempted is not None:
+                    self._record(conn, *attempted)
+                if not self.unstarted:
+                    return
+                first = kind(self.unstarted[0])
+                size = 1 if first[0] else per_attempt if first[1] else len(self.unstarted)
+                group = list(itertools.takewhile(lambda c, first=first: kind(c) == first,
+                                                 self.unstarted[:size]))
+                # one statement, committed on its own before any call: no BEGIN/COMMIT
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                self.started = queue.start(conn, group, worker=self.worker,
+                                           run_id=self.worker, kind=self.kind,
+                                           lease=self.lease.lease)
+            self.unstarted = self.unstarted[len(group):]
 
     def _defer_spent(self, outcomes: Mapping[str, Outcome]) -> None:
         """Records whose calls the daily budget refused (our ledger, or Zoho's code 45) cost
@@ -215,11 +234,12 @@ class _Pass:
         self.unstarted = []
         self.report.paused = pause.message
 
-    def _record(self, outcomes: Mapping[str, Outcome], began: datetime) -> None:
-        """The group's outcomes in one transaction of a constant number of statements: the
-        flow's write-backs (one per storefront table), then queue and log (one)."""
+    def _record(self, conn: sa.Connection, outcomes: Mapping[str, Outcome], began: datetime
+                ) -> None:
+        """The started group's outcomes in one transaction of a constant number of
+        statements: the flow's write-backs (one per storefront table), then queue and log."""
         done = [(claim, outcomes[claim.record_key]) for claim in self.started]
-        with self.engine.begin() as conn:
+        with conn.begin():
             self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
                                         if outcome.ok])
             statuses = queue.finish_many(conn, done, worker=self.worker, run_id=self.worker,
@@ -229,6 +249,7 @@ class _Pass:
                          outcome.operation, claim.attempt, outcome.zoho_id, outcome.error_code,
                          outcome.error_message, outcome.metadata)
             for claim, outcome in done]
+        self.started = []
 
     def give_back(self, reason: str) -> str:
         """After an infrastructure error: started attempts do not count, unstarted claims are
@@ -317,12 +338,6 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     return state.report
 
 
-def _next_group(unstarted: Sequence[Claim], per_attempt: int) -> list[Claim]:
-    """The next claims to start together: up to ``per_attempt`` of a kind, a suspect alone."""
-    size = 1 if unstarted[0].suspect else per_attempt
-    return [c for c in unstarted[:size] if c.suspect == unstarted[0].suspect]
-
-
 def _key_batches(keys: Sequence[str] | None, batch_size: int
                  ) -> Iterable[Sequence[str] | None]:
     """Named keys go in fixed batches; otherwise keep taking what is due until none is."""
@@ -382,6 +397,21 @@ def _prepare(engine: sa.Engine, flow: Flow, claims: Sequence[Claim]) -> None:
         if is_infrastructure_error(exc):
             raise
         log.exception("%s flow could not read its batch of %d", flow.entity, len(claims))
+
+
+def _callless(flow: Flow, claims: Sequence[Claim], per_attempt: int, *, force: bool
+              ) -> set[str]:
+    """The keys the flow says need no Zoho call (only where it attempts records alone)."""
+    callless = getattr(flow, "callless", None)
+    if callless is None or per_attempt >= len(claims):
+        return set()
+    try:
+        return set(callless(claims, force=force))
+    except Exception as exc:
+        if is_infrastructure_error(exc):
+            raise
+        log.exception("%s flow could not sort its batch of %d", flow.entity, len(claims))
+        return set()
 
 
 def _attempt(engine: sa.Engine, flow: Flow, claims: Sequence[Claim], *, force: bool

@@ -45,8 +45,8 @@ def test_a_contact_created_from_the_current_data_costs_no_update(
         row = queue_row(engine, "books_contact", user_id)
         assert row["status"] == "synced" and row["payload_hash"]
     calls = books_sandbox.calls()
-    assert calls["PUT /books/v3/contacts/{contact_id}"] == 0
-    assert calls["GET /books/v3/contacts/{contact_id}"] == 0
+    assert calls["PUT /books/v3/contacts/{id}"] == 0
+    assert calls["GET /books/v3/contacts/{id}"] == 0
 
 
 def test_profile_edits_update_the_linked_contact_with_the_fewest_calls(
@@ -125,9 +125,9 @@ def test_a_lost_reply_is_sent_again_and_the_contact_is_updated_once(
     contacts = books_sandbox.records("books_contacts")
     assert len(contacts) == 3
     assert [c["company_name"] for c in contacts].count("Rao Agro LLP") == 1
-    puts = books_sandbox.calls()["PUT /books/v3/contacts/{contact_id}"]
+    puts = books_sandbox.calls()["PUT /books/v3/contacts/{id}"]
     assert run_flow(engine, ContactUpdatesFlow(books), retry_base=0).results == []
-    assert books_sandbox.calls()["PUT /books/v3/contacts/{contact_id}"] == puts
+    assert books_sandbox.calls()["PUT /books/v3/contacts/{id}"] == puts
 
 
 def test_a_bad_gstin_fails_naming_the_field_and_fixing_it_syncs_it(

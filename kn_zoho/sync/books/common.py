@@ -4,7 +4,8 @@ progress and outcome, and the small database helpers."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,15 @@ def _setup_failure(catalog: BooksCatalog, claims: Sequence[Claim]
             "taxes", "TAX_SETUP", f"Zoho Books tax setup: {error}", transient=False))
 
 
+@contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only, in autocommit: under READ COMMITTED each statement reads
+    its own snapshot anyway, so a transaction would only add a BEGIN and a ROLLBACK round
+    trip to every read."""
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _rows(conn: sa.Connection, sql: str, ids: Sequence[Any]) -> list[Row]:
     return [dict(row) for row in conn.execute(sa.text(sql), {"ids": list(ids)}).mappings()]
 
@@ -205,6 +215,12 @@ def _link(engine: sa.Engine, table: str, row: Row, zoho_id: str) -> None:
                              "WHERE id = :id AND zoho_books_id IS DISTINCT FROM :zid"),
                      {"zid": zoho_id, "id": row["id"]})
     row["zoho_books_id"] = zoho_id
+
+
+def _attempt_of(claim: Claim) -> tuple[str, int, int]:
+    """One attempt of one version of a record: a batch read serves only the attempts it was
+    read for, never a later claim of the same record."""
+    return claim.record_key, claim.version, claim.attempt
 
 
 def _missing(claim: Claim, label: str) -> Outcome:

@@ -17,6 +17,7 @@ from kn_zoho.sync.books.common import (
     Refused,
     Row,
     _amount,
+    _attempt_of,
     _link,
     _missing,
     _Progress,
@@ -26,6 +27,7 @@ from kn_zoho.sync.books.common import (
     books_api_calls,
     create_or_adopt,
     organization_state,
+    reading,
     refused_for_good,
 )
 from kn_zoho.sync.books.contacts import link_customer
@@ -58,7 +60,7 @@ def _relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
                 if not product.get("zoho_books_id")}
     if not users and not unlinked:
         return
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         linked = dict(conn.execute(sa.text(
             "SELECT id, zoho_books_id FROM public.users WHERE id = ANY(:users) "
             "AND zoho_books_id IS NOT NULL UNION ALL SELECT id, zoho_books_id "
@@ -67,12 +69,6 @@ def _relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
     for row in [user, *unlinked.values()]:
         if row["id"] in linked:
             row["zoho_books_id"] = linked[row["id"]]
-
-
-def _attempt_of(claim: Claim) -> tuple[str, int, int]:
-    """One attempt of one version of a record: a batch read serves only the attempts it was
-    read for, never a later claim of the same record."""
-    return claim.record_key, claim.version, claim.attempt
 
 
 class _DocumentFlow:
@@ -236,7 +232,7 @@ def _key_owners(engine: sa.Engine, users: Iterable[Row], products: Iterable[Row]
                 ) -> tuple[dict[str, Row], set[str]]:
     """Who owns each SKU of a batch in Books (see ``twins``), and the batch's emails that
     another storefront user has in another letter case: two queries."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return (key_owners(conn, "products", "sku", "zoho_books_id",
                            (product["sku"] for product in products)),
                 shared_ignoring_case(conn, "users", "email", (user["email"] for user in users)))
@@ -292,7 +288,7 @@ def _load_documents(engine: sa.Engine, claims: Sequence[Claim], table: str, line
                                               dict[Any, Row], dict[Any, Row]]:
     """Documents by id, their lines (with the product's SKU and HSN), users and products."""
     ids = [claim.record_id for claim in claims]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         documents = {row["id"]: row for row in _rows(
             conn, f"SELECT * FROM public.{table} WHERE id = ANY(:ids)", ids)}  # noqa: S608
         lines: dict[Any, list[Row]] = {}

@@ -22,6 +22,7 @@ from kn_zoho.sync.books.common import (
     _settle,
     _setup_failure,
     books_api_calls,
+    reading,
 )
 from kn_zoho.sync.twins import check_sku, key_owners
 from kn_zoho.zoho.books import BooksClient
@@ -54,7 +55,7 @@ class ItemsFlow:
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             products = {row["id"]: row for row in _rows(
                 conn, "SELECT * FROM public.products WHERE id = ANY(:ids)",
                 [claim.record_id for claim in claims])}

@@ -3,7 +3,9 @@ stock, so it happens under the organization's stock lock and is recorded before 
 
 ``state = 'sending'`` is written before the call and ``'sent'`` after it; a failure in
 between (lost reply, killed run) leaves 'sending', whose products the pull leaves alone until
-it has read the invoice (or the invoice flow's retry settled it).
+it has read the invoice (or the invoice flow's retry settled it). Both are written on the
+lock's own connection, each committed at once: one connection and four round trips per
+invoice (lock, 'sending', 'sent', unlock).
 """
 
 from __future__ import annotations
@@ -23,17 +25,15 @@ def invoice_stock_write(engine: sa.Engine, organization_id: str, order: dict[str
     """Wrap the mark-sent of ``order``'s invoice: lock, record 'sending', yield, record 'sent'."""
     key = {"order_id": order["id"], "order_number": order["order_number"],
            "invoice_id": invoice_id}
-    with books_stock_lock(engine, organization_id):
-        with engine.begin() as conn:
-            conn.execute(sa.text("""
-                INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
-                VALUES (:order_id, :order_number, :invoice_id, 'sending')
-                ON CONFLICT (order_id) DO UPDATE SET invoice_id = EXCLUDED.invoice_id,
-                       updated_at = now()"""), key)
+    with books_stock_lock(engine, organization_id) as conn:  # autocommit: each its own
+        conn.execute(sa.text("""
+            INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
+            VALUES (:order_id, :order_number, :invoice_id, 'sending')
+            ON CONFLICT (order_id) DO UPDATE SET invoice_id = EXCLUDED.invoice_id,
+                   updated_at = now()"""), key)
         yield
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE integration.stock_invoices SET state = 'sent', "
-                                 "updated_at = now() WHERE order_id = :order_id"), key)
+        conn.execute(sa.text("UPDATE integration.stock_invoices SET state = 'sent', "
+                             "updated_at = now() WHERE order_id = :order_id"), key)
 
 
 @contextmanager
@@ -48,30 +48,27 @@ def sent_invoice_create(engine: sa.Engine, organization_id: str, order: dict[str
     """
     made: dict[str, Any] = {"invoice": None}
     key = {"order_id": order["id"], "order_number": order["order_number"]}
-    with books_stock_lock(engine, organization_id):
-        with engine.begin() as conn:
-            conn.execute(sa.text("""
-                INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
-                VALUES (:order_id, :order_number, NULL, 'sending')
-                ON CONFLICT (order_id) DO UPDATE SET updated_at = now()
-                 WHERE integration.stock_invoices.state = 'sending'"""), key)
+    with books_stock_lock(engine, organization_id) as conn:  # autocommit: each its own
+        conn.execute(sa.text("""
+            INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
+            VALUES (:order_id, :order_number, NULL, 'sending')
+            ON CONFLICT (order_id) DO UPDATE SET updated_at = now()
+             WHERE integration.stock_invoices.state = 'sending'"""), key)
         try:
             yield made
         except Exception as error:  # a killed run (BaseException) leaves 'sending'
             if made["invoice"] is None and not _maybe_stored(error):
-                with engine.begin() as conn:
-                    conn.execute(sa.text(
-                        "DELETE FROM integration.stock_invoices WHERE order_id = :order_id "
-                        "AND state = 'sending' AND invoice_id IS NULL"), key)
+                conn.execute(sa.text(
+                    "DELETE FROM integration.stock_invoices WHERE order_id = :order_id "
+                    "AND state = 'sending' AND invoice_id IS NULL"), key)
             raise
         invoice = made["invoice"]
         sent = invoice.get("status") not in (None, "draft")
-        with engine.begin() as conn:
-            conn.execute(sa.text(
-                "UPDATE integration.stock_invoices SET invoice_id = :invoice_id, "
-                "state = CASE WHEN :sent THEN 'sent' ELSE state END, updated_at = now() "
-                "WHERE order_id = :order_id"),
-                {**key, "invoice_id": str(invoice["invoice_id"]), "sent": sent})
+        conn.execute(sa.text(
+            "UPDATE integration.stock_invoices SET invoice_id = :invoice_id, "
+            "state = CASE WHEN :sent THEN 'sent' ELSE state END, updated_at = now() "
+            "WHERE order_id = :order_id"),
+            {**key, "invoice_id": str(invoice["invoice_id"]), "sent": sent})
 
 
 def _maybe_stored(error: BaseException | None) -> bool:

@@ -1,0 +1,162 @@
+"""What one more paid order costs the database when `sync books` invoices it (issue 12).
+
+Each order is recorded as soon as Books confirmed it (a killed run must never invoice or pay it
+twice) and marked sent under the stock lock with 'sending' written before the call: that is
+7 statements an order (start its attempt; lock, 'sending', 'sent', unlock; write back the
+invoice id, record the outcome) on 2 connection check-outs (the lock's own, in autocommit; one
+that records an order and starts the next, the start in autocommit) and 1 transaction: 11
+round trips, counting a ping per check-out and BEGIN/COMMIT per transaction. It was 9
+statements on 5 check-outs in 6 transactions (26 round trips): the test fails if it grows
+again. The HTTP layer's own bookkeeping (daily
+budget, rate limit, token) is not the flow's and is left out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+
+from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.books import ContactUpdatesFlow, InvoicesFlow, ItemsFlow
+from kn_zoho.sync.runner import run_flow
+from kn_zoho.zoho.factory import ZohoClients
+from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
+from kn_zoho_tests.sync.storefront_rows import execute, order, product, user
+
+HTTP_LAYER_TABLES = ("zoho_call_budgets", "zoho_rate_limits", "zoho_oauth_tokens",
+                     "zoho_settings_cache")
+
+
+@dataclass
+class _CheckOut:
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0  # BEGIN ... COMMIT/ROLLBACK sent (none in autocommit)
+
+    @property
+    def http_layer(self) -> bool:
+        return bool(self.statements) and all(
+            any(table in statement for table in HTTP_LAYER_TABLES)
+            for statement in self.statements)
+
+
+@dataclass
+class _Cost:
+    statements: int
+    check_outs: int
+    transactions: int
+
+    @property
+    def round_trips(self) -> int:
+        """A ping per check-out (pool_pre_ping), BEGIN and COMMIT per transaction."""
+        return self.statements + self.check_outs + 2 * self.transactions
+
+
+class _Meter:
+    """Database work done by this thread (the heartbeat renews leases on its own), by pool
+    check-out."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.me = threading.get_ident()
+        self.check_outs: list[_CheckOut] = []
+        self._current: dict[int, _CheckOut] = {}
+
+    def _checkout(self, dbapi_connection, record, proxy) -> None:
+        if threading.get_ident() == self.me:
+            self._current[id(dbapi_connection)] = check_out = _CheckOut()
+            self.check_outs.append(check_out)
+
+    def _of(self, conn: sa.Connection) -> _CheckOut | None:
+        if threading.get_ident() != self.me:
+            return None
+        return self._current.get(id(conn.connection.dbapi_connection))
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if (check_out := self._of(conn)) is not None:
+            check_out.statements.append(statement)
+
+    def _begin(self, conn: sa.Connection) -> None:
+        check_out = self._of(conn)
+        if check_out is not None and not conn.connection.dbapi_connection.autocommit:
+            check_out.transactions += 1
+
+    def cost(self) -> _Cost:
+        mine = [c for c in self.check_outs if not c.http_layer]
+        return _Cost(sum(len(c.statements) for c in mine), len(mine),
+                     sum(c.transactions for c in mine))
+
+    def __enter__(self) -> _Meter:
+        sa.event.listen(self.engine.pool, "checkout", self._checkout)
+        sa.event.listen(self.engine, "before_cursor_execute", self._statement)
+        sa.event.listen(self.engine, "begin", self._begin)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sa.event.remove(self.engine.pool, "checkout", self._checkout)
+        sa.event.remove(self.engine, "before_cursor_execute", self._statement)
+        sa.event.remove(self.engine, "begin", self._begin)
+
+
+@pytest.fixture
+def orders(engine: sa.Engine, books_sandbox, books_clients: ZohoClients) -> Iterator[list[str]]:
+    """Seven paid orders of one customer, whose Books items exist; the first is invoiced (its
+    customer created and linked), the others are due."""
+    seed(engine, users=1, products=2, orders=7, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    with engine.connect() as conn:
+        numbers = list(conn.execute(sa.text(
+            "SELECT order_number FROM orders ORDER BY order_number")).scalars())
+    assert run_flow(engine, InvoicesFlow(books_clients.books), keys=numbers[:1],
+                    retry_base=0).count("synced") == 1
+    yield numbers[1:]
+
+
+def _invoice(engine: sa.Engine, books_clients: ZohoClients, keys: list[str]) -> _Cost:
+    with _Meter(engine) as meter:
+        report = run_flow(engine, InvoicesFlow(books_clients.books), keys=keys, retry_base=0)
+    assert report.count("synced") == len(keys), report.failures
+    return meter.cost()
+
+
+def test_one_more_paid_order_costs_7_statements_and_11_round_trips(
+        engine: sa.Engine, orders: list[str], books_clients: ZohoClients) -> None:
+    two = _invoice(engine, books_clients, orders[:2])
+    four = _invoice(engine, books_clients, orders[2:])
+    per_order = _Cost(*((getattr(four, name) - getattr(two, name)) / 2
+                        for name in ("statements", "check_outs", "transactions")))
+    assert (per_order.statements, per_order.check_outs, per_order.transactions) == (7, 2, 1)
+    assert per_order.round_trips == 11
+
+
+def test_contact_updates_needing_no_call_are_started_and_recorded_together(
+        engine: sa.Engine, books_sandbox, books_clients: ZohoClients) -> None:
+    """Each link queues a contact update that needs no call (the contact was just created
+    from the same data): they cost one start and one record for the batch, not two
+    transactions each; an edited user's update, which makes calls, is attempted alone."""
+    item = product(engine, "NEEM-1L")
+    users = [user(engine, f"farmer{n}@example.in", f"Farmer {n} Rao") for n in range(4)]
+    for number, user_id in enumerate(users, start=1):
+        order(engine, f"KN-{number}", user_id, item)
+    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    assert run_flow(engine, InvoicesFlow(books_clients.books),
+                    retry_base=0).count("synced") == 4
+    execute(engine, "UPDATE users SET phone = '+91 99000 11111' WHERE id = :id", id=users[0])
+    before = books_sandbox.calls()
+    with _Meter(engine) as meter:
+        report = run_flow(engine, ContactUpdatesFlow(books_clients.books), retry_base=0)
+    assert {r.record_key: r.operation for r in report.results} == {
+        users[0]: "read+update", **dict.fromkeys(users[1:], "unchanged")}
+    assert report.count("synced") == 4
+    calls = books_sandbox.calls() - before
+    assert calls == {"GET /books/v3/contacts/{id}": 1, "PUT /books/v3/contacts/{id}": 1}
+    statements = [" ".join(s.split()) for c in meter.check_outs for s in c.statements]
+    starts = [s for s in statements if s.startswith("WITH started AS ( UPDATE integration")]
+    records = [s for s in statements if s.startswith("WITH outcome AS (")]
+    assert (len(starts), len(records)) == (2, 2), statements
+    reads = [s for s in statements if s.startswith("SELECT * FROM public.users")]
+    assert len(reads) == 1, statements  # the batch's users, read once

@@ -64,7 +64,7 @@ LIFTED = 10_000_000  # calls per minute, Zoho's limits lifted on both sides
 SANDBOX = ("from kn_zoho.sandbox.config import SandboxConfig; "
            "from kn_zoho.sandbox.server import serve; "
            "serve(SandboxConfig(rate_limit_per_minute={n}, daily_limit={n}, "
-           "books_concurrency=1000, crm_concurrency=1000), port={port})")
+           "books_concurrency=1000, crm_concurrency=1000, crm_credits=None), port={port})")
 
 
 def _free_port() -> int:

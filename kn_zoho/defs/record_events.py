@@ -27,7 +27,7 @@ from dagster import (
 from kn_zoho.storefront import records
 from kn_zoho.storefront.queue import BUDGET_ERROR, MAX_ATTEMPTS
 from kn_zoho.sync.links import partition_url, record_url
-from kn_zoho.sync.runner import RecordResult, SyncReport
+from kn_zoho.sync.reports import RecordResult, SyncReport
 
 _FIELD = re.compile(r"field '([^']+)'|\(field ([^)]+)\)")
 STATE_OF_STATUS = {"synced": "synced", "pending": "retrying", "failed": "failed on bad data",

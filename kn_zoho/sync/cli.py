@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from kn_zoho.cli import database_url_option
 from kn_zoho.storefront import db
-from kn_zoho.sync.runner import Flow
+from kn_zoho.sync.reports import Flow
 from kn_zoho.zoho.config import ZohoConfig
 from kn_zoho.zoho.factory import ZohoClients, build_zoho_clients
 
@@ -32,7 +32,7 @@ def _run(database_url: str | None, flows: Callable[[ZohoClients], list[Flow]]) -
     """One pass; the last line is the JSON summary. A lost database connection ends the run
     with one error line, the summary of what was done, and exit status 1; so does a flow
     stopped by its setup check (the other flows still run)."""
-    from kn_zoho.sync.runner import InfrastructureError
+    from kn_zoho.sync.reports import InfrastructureError
     from kn_zoho.sync.service import FlowsStopped, run_flows, summary
 
     with _clients(database_url) as (engine, clients):

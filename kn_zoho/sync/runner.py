@@ -9,15 +9,21 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
-import psycopg
 import sqlalchemy as sa
 
 from kn_zoho.env import env_number
 from kn_zoho.storefront import db, leases, queue
 from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
+from kn_zoho.sync.reports import (
+    Flow,
+    InfrastructureError,
+    RecordResult,
+    SyncReport,
+    describe_infrastructure_error,
+    is_infrastructure_error,
+)
 from kn_zoho.zoho import budget
 from kn_zoho.zoho.redaction import redact
 
@@ -29,103 +35,6 @@ RETRY_BASE_ENV = "KN_ZOHO_RETRY_BASE_SECONDS"
 def retry_base_seconds() -> float:
     """Base delay of the exponential backoff between attempts (``KN_ZOHO_RETRY_BASE_SECONDS``)."""
     return env_number(RETRY_BASE_ENV, 60.0)
-
-
-class Flow(Protocol):
-    """One kind of storefront record going to Zoho."""
-
-    entity: str
-
-    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
-                ) -> dict[str, Outcome]:
-        """Try to sync the claimed records; one outcome per record key."""
-        ...
-
-    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
-        """Store Zoho's ids of the successful records ``done`` on their storefront rows, in a
-        constant number of statements (same transaction as the queue update)."""
-        ...
-
-    def api_calls(self) -> int:
-        """Zoho API calls made so far by this flow's clients."""
-        ...
-
-    # Optional: ``records_per_attempt: int``, how many records one ``attempt`` call gets
-    # (default: the whole claimed batch). Flows that make calls per record set 1, so each
-    # record's outcome is recorded as soon as Zoho confirmed it and a record whose lease
-    # broke is skipped, not synced twice. Such a flow may define ``prepare(engine, claims)``
-    # to read the whole batch once before its records are attempted; it must read a record
-    # again where its started claim says ``changed``. It may also define
-    # ``callless(claims, *, force) -> set[str]``: the record keys that, as prepared, need no
-    # Zoho call (e.g. nothing changed); those are started, attempted and recorded together,
-    # as nothing is lost or sent twice when they are.
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """What happened to one record in this run, for logs, CLI output and Dagster metadata."""
-
-    entity: str
-    record_key: str
-    status: str            # queue status after the attempt: synced/pending/failed/dead,
-                           # or leased (a manual retry found a live run holding it)
-    operation: str
-    attempt: int
-    zoho_id: str | None
-    error_code: str | None
-    error_message: str | None
-    metadata: Mapping[str, str | int | float] | None = None
-
-
-@dataclass
-class SyncReport:
-    entity: str
-    results: list[RecordResult] = field(default_factory=list)
-    api_calls: int = 0
-    paused: str | None = None  # the pass stopped early: the daily Zoho budget is spent
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def failures(self) -> list[RecordResult]:
-        return [r for r in self.results if r.status != "synced"]
-
-
-class InfrastructureError(RuntimeError):
-    """Our own infrastructure (the database connection) failed during a run.
-
-    Not the records' fault: their attempts were given back and they are due again. The run
-    must fail loudly (non-zero exit, a failed Dagster step) so the next run takes the work
-    up. ``reports`` holds what was done before it stopped.
-    """
-
-    def __init__(self, message: str, reports: list[SyncReport]) -> None:
-        super().__init__(message)
-        self.reports = reports
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """A lost or unusable database connection (psycopg OperationalError/InterfaceError,
-    SQLAlchemy's wrappers of them, a connection invalidated, a pool timeout)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, sa.exc.DBAPIError) and (
-                seen.connection_invalidated
-                or isinstance(seen, sa.exc.OperationalError | sa.exc.InterfaceError)):
-            return True
-        if isinstance(seen, sa.exc.TimeoutError | psycopg.OperationalError
-                      | psycopg.InterfaceError):
-            return True
-        seen = seen.__cause__
-    return False
-
-
-def describe_infrastructure_error(exc: BaseException) -> str:
-    """One line naming the failure, without the SQL or connection details."""
-    orig = getattr(exc, "orig", None) or exc
-    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
-    return redact(f"{type(orig).__name__}: {first}" if first else type(orig).__name__)
 
 
 HeldCheck = Callable[[str], "bool | None"]

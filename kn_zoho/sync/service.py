@@ -20,13 +20,8 @@ from kn_zoho.sync.books import (
 )
 from kn_zoho.sync.crm import ContactsFlow, LeadsFlow
 from kn_zoho.sync.errors import SetupError
-from kn_zoho.sync.runner import (
-    Flow,
-    InfrastructureError,
-    SyncReport,
-    is_infrastructure_error,
-    run_flow,
-)
+from kn_zoho.sync.reports import Flow, InfrastructureError, SyncReport, is_infrastructure_error
+from kn_zoho.sync.runner import run_flow
 from kn_zoho.zoho.factory import ZohoClients
 
 

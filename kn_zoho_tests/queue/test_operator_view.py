@@ -58,7 +58,7 @@ def test_summary_counts_records_a_live_run_holds_separately(engine: sa.Engine) -
     queue.claim(engine, "crm_contact", worker="cli-other", limit=2, kind="cli")
     queue.claim(engine, "crm_contact", worker="cli-gone", limit=1, kind="cli",
                 lease=timedelta(seconds=-1))
-    from kn_zoho.sync.runner import SyncReport
+    from kn_zoho.sync.reports import SyncReport
 
     result = summary(engine, [SyncReport("crm_contact")])
     assert (result["pending"], result["leased"]) == (1, 2)  # an expired lease is pending

@@ -7,8 +7,9 @@ count calls rather than wait out Zoho's 100 calls a minute (the acceptance run m
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -110,3 +111,24 @@ def losing_first_reply(sandbox: BooksSandbox, call: Callable[..., Any]) -> Calla
             sandbox.faults(lost_response_rate=0)
 
     return lossy
+
+
+def attempt_in_two_runs(engine: sa.Engine, sandbox: BooksSandbox, clients: ZohoClients,
+                        claims: Sequence[Any]) -> list[dict[str, Any]]:
+    """Two runs attempt the same invoice claims at the same moment, each with its own clients
+    (the worst overlap); returns each run's outcomes, in the order the runs finished."""
+    from kn_zoho.sync.books import InvoicesFlow
+
+    both = [clients, make_clients(engine, sandbox)]
+    results: list[dict[str, Any]] = []
+
+    def work(index: int) -> None:
+        results.append(InvoicesFlow(both[index].books).attempt(engine, claims, force=False))
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    both[1].close()
+    return results

@@ -4,7 +4,6 @@ runs working on the same orders at once."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,7 +17,7 @@ from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
-from kn_zoho_tests.sync.books_fixtures import BooksSandbox, make_clients
+from kn_zoho_tests.sync.books_fixtures import BooksSandbox, attempt_in_two_runs
 
 
 def _seed(engine: sa.Engine) -> list[str]:
@@ -143,19 +142,7 @@ def test_two_runs_on_the_same_orders_create_nothing_twice(
     numbers = _seed(engine)
     claims = queue.claim(engine, "books_invoice", worker="first", limit=100)
     books_sandbox.faults(latency_ms=3)
-    clients = [books_clients, make_clients(engine, books_sandbox)]
-    results: list[dict[str, Outcome]] = []
-
-    def work(index: int) -> None:
-        flow = InvoicesFlow(clients[index].books)
-        results.append(flow.attempt(engine, claims, force=False))
-
-    threads = [threading.Thread(target=work, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    clients[1].close()
+    results = attempt_in_two_runs(engine, books_sandbox, books_clients, claims)
     assert all(outcome.ok for outcomes in results for outcome in outcomes.values()), results
     operations = " ".join(o.operation for outcomes in results for o in outcomes.values())
     assert "invoice:adopt" in operations or "invoice:found" in operations

@@ -5,7 +5,6 @@ the sale nor misses it."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,14 +12,17 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront import queue
-from kn_zoho.storefront.queue import Outcome
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import EMAIL_INVOICES_ENV, InvoicesFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho.sync.stock.cycle import run_stock_cycle
 from kn_zoho.sync.stock.lock import lock_key
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
-from kn_zoho_tests.sync.books_fixtures import BooksSandbox, losing_first_reply, make_clients
+from kn_zoho_tests.sync.books_fixtures import (
+    BooksSandbox,
+    attempt_in_two_runs,
+    losing_first_reply,
+)
 from kn_zoho_tests.sync.stock_helpers import books_stock, checkout, cycle, store_stock, sync_books
 
 STATUS_SENT = "POST /books/v3/invoices/{id}/status/sent"
@@ -207,18 +209,7 @@ def test_two_runs_on_the_same_orders_send_each_invoice_once(
          inquiries=0)
     claims = queue.claim(engine, "books_invoice", worker="first", limit=100)
     books_sandbox.faults(latency_ms=3)
-    clients = [books_clients, make_clients(engine, books_sandbox)]
-    results: list[dict[str, Outcome]] = []
-
-    def work(index: int) -> None:
-        results.append(InvoicesFlow(clients[index].books).attempt(engine, claims, force=False))
-
-    threads = [threading.Thread(target=work, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    clients[1].close()
+    results = attempt_in_two_runs(engine, books_sandbox, books_clients, claims)
     books_sandbox.faults(latency_ms=0)
     assert all(outcome.ok for outcomes in results for outcome in outcomes.values()), results
     operations = " ".join(o.operation for outcomes in results for o in outcomes.values())

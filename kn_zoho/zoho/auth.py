@@ -33,6 +33,7 @@ from kn_zoho.zoho.errors import (
     ZohoTransientError,
 )
 from kn_zoho.zoho.redaction import register_secret
+from kn_zoho.zoho.session import ZohoSession
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class TokenStore:
         self._engine = engine
         self._config = config
         self._fernet = Fernet(secret_key)
-        self._session = session or requests.Session()
+        self._session = session or ZohoSession()
         self._timeout = timeout
         self._margin = refresh_margin
         self._throttle_pause = throttle_pause

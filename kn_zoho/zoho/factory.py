@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import requests
 import sqlalchemy as sa
 
 from kn_zoho.zoho.auth import TokenStore, load_secret_key
@@ -19,6 +18,7 @@ from kn_zoho.zoho.crm import CrmClient
 from kn_zoho.zoho.http import HttpSettings, ZohoHttp
 from kn_zoho.zoho.ratelimit import PostgresRateLimiter, RateLimiter
 from kn_zoho.zoho.redaction import install_log_redaction
+from kn_zoho.zoho.session import ZohoSession
 from kn_zoho.zoho.settings_cache import PostgresSettingsCache
 
 
@@ -54,7 +54,7 @@ def build_zoho_clients(
     """
     install_log_redaction()
     settings = settings or HttpSettings.from_env()
-    session = requests.Session()
+    session = ZohoSession()
     tokens = TokenStore(
         engine,
         config,

@@ -41,6 +41,7 @@ from kn_zoho.zoho.errors import (
     ZohoTransientError,
 )
 from kn_zoho.zoho.ratelimit import LocalRateLimiter, RateLimit, RateLimiter
+from kn_zoho.zoho.session import ZohoSession
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class ZohoHttp:
         self.settings = settings or HttpSettings()
         self._limiter = rate_limiter or LocalRateLimiter()
         self.budget = budget
-        self._session = session or requests.Session()
+        self._session = session or ZohoSession()
         self._sleep = sleep
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()

@@ -42,6 +42,11 @@ class Flow(Protocol):
     # ``callless(claims, *, force) -> set[str]``: the record keys that, as prepared, need no
     # Zoho call (e.g. nothing changed); those are started, attempted and recorded together,
     # as nothing is lost or sent twice when they are.
+    # ``record_within_seconds: float`` (default 0): outcomes of fast attempts may wait that
+    # long to be recorded together (each record is still started alone, right before its
+    # calls; see ``runner._Pass.attempt``). A flow that keeps writes across attempts until
+    # they are recorded defines ``settle()`` (called before each record) and ``grouped()``,
+    # a context manager around the pass that lets them go when it ends, however it ends.
 
 
 @dataclass(frozen=True)

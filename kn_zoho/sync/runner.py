@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +55,10 @@ class _Pass:
     report: SyncReport
     unstarted: list[Claim] = field(default_factory=list)
     started: list[Claim] = field(default_factory=list)
+    # attempted, outcome known, not recorded yet (see ``attempt``), since when
+    done: list[tuple[Claim, Outcome]] = field(default_factory=list)
+    done_began: datetime | None = None
+    done_since: float = 0.0
 
     def claim(self, keys: Sequence[str] | None, per_attempt: int, limit: int,
               **options: object) -> budget.BudgetPause | list[Claim]:
@@ -80,7 +85,15 @@ class _Pass:
         group not started yet (by :meth:`claim`). Records the flow says need no call go
         first, in one group; records whose last worker died go last and alone.
 
-        Recording a group and starting the next stay two transactions: one would lock the
+        Outcomes are recorded before the next group starts, unless the flow's
+        ``record_within_seconds`` lets fast attempts' outcomes wait to be recorded together:
+        then they are recorded once the oldest would wait longer (judged by the last
+        attempt's time), when the batch ends, when a lease was lost, and before a suspect
+        record. Each group is still started alone, right before its calls, so a run whose
+        lease broke never starts what it no longer holds, and a taker finds unreached
+        records never attempted.
+
+        Recording and starting the next group stay two transactions: one would lock the
         first group's queue rows, then the next's, and a run that took some of them over
         (broken leases) could lock them the other way round (a deadlock). They share one
         connection check-out (no Zoho call comes between them), and the start, one statement,
@@ -88,24 +101,27 @@ class _Pass:
         """
         _prepare(self.engine, self.flow, claims)
         callless = _callless(self.flow, claims, per_attempt, force=self.force)
+        wait = float(getattr(self.flow, "record_within_seconds", 0.0))
 
         def kind(claim: Claim) -> tuple[bool, bool]:  # (suspect, makes calls): the group kinds
             return claim.suspect, claim.record_key not in callless
 
         self.unstarted.sort(key=kind)  # stable
         while True:
-            attempted: tuple[Mapping[str, Outcome], datetime] | None = None
+            took = 0.0
             if self.started:  # by the claim, or below; empty when our leases broke
-                began = datetime.now(UTC)
+                began, clock = datetime.now(UTC), time.monotonic()
                 outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
                 self._defer_spent(outcomes)
-                attempted = outcomes, began
+                self._hold(outcomes, began)
+                took = time.monotonic() - clock
             with self.engine.connect() as conn:
-                if attempted is not None:
-                    self._record(conn, *attempted)
-                if not self.unstarted:
+                first = kind(self.unstarted[0]) if self.unstarted else None
+                if self.done and (first is None or first[0] or self.report.paused
+                                  or time.monotonic() - self.done_since + took >= wait):
+                    self._record(conn)
+                if first is None:
                     return
-                first = kind(self.unstarted[0])
                 size = 1 if first[0] else per_attempt if first[1] else len(self.unstarted)
                 group = list(itertools.takewhile(lambda c, first=first: kind(c) == first,
                                                  self.unstarted[:size]))
@@ -114,7 +130,19 @@ class _Pass:
                 self.started = queue.start(conn, group, worker=self.worker,
                                            run_id=self.worker, kind=self.kind,
                                            lease=self.lease.lease)
+                if self.done and len(self.started) < len(group):
+                    # a lease broke: a taker may take what we hold unrecorded, so record it
+                    conn.commit()  # ends the start's autobegun (autocommit) transaction
+                    conn.execution_options(isolation_level=conn.default_isolation_level)
+                    self._record(conn)
             self.unstarted = self.unstarted[len(group):]
+
+    def _hold(self, outcomes: Mapping[str, Outcome], began: datetime) -> None:
+        """Keep the started group's outcomes for :meth:`_record`."""
+        if not self.done:
+            self.done_began, self.done_since = began, time.monotonic()
+        self.done += [(claim, outcomes[claim.record_key]) for claim in self.started]
+        self.started = []
 
     def _defer_spent(self, outcomes: Mapping[str, Outcome]) -> None:
         """Records whose calls the daily budget refused (our ledger, or Zoho's code 45) cost
@@ -143,28 +171,33 @@ class _Pass:
         self.unstarted = []
         self.report.paused = pause.message
 
-    def _record(self, conn: sa.Connection, outcomes: Mapping[str, Outcome], began: datetime
-                ) -> None:
-        """The started group's outcomes in one transaction of a constant number of
-        statements: the flow's write-backs (one per storefront table), then queue and log."""
-        done = [(claim, outcomes[claim.record_key]) for claim in self.started]
+    def _record(self, conn: sa.Connection) -> None:
+        """The outcomes held in one transaction of a constant number of statements: the
+        flow's write-backs (one per storefront table), then queue and log."""
+        done = self.done
+        _settle(self.flow)
         with conn.begin():
             self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
                                         if outcome.ok])
             statuses = queue.finish_many(conn, done, worker=self.worker, run_id=self.worker,
-                                         retry_base_seconds=self.base, started_at=began)
+                                         retry_base_seconds=self.base,
+                                         started_at=self.done_began)
         self.report.results += [
             RecordResult(self.flow.entity, claim.record_key, statuses[claim.record_key],
                          outcome.operation, claim.attempt, outcome.zoho_id, outcome.error_code,
                          outcome.error_message, outcome.metadata)
             for claim, outcome in done]
-        self.started = []
+        self.done = []
 
     def give_back(self, reason: str) -> str:
-        """After an infrastructure error: started attempts do not count, unstarted claims are
-        released; a few tries, as the pool replaces a dropped connection. If the database
-        stays away, the leases simply run out (and the open attempts count as abandoned).
-        Returns what could not be given back, for the error message."""
+        """After an infrastructure error: started attempts do not count (those whose
+        outcomes were held unrecorded too: the next attempt adopts what Zoho holds),
+        unstarted claims are released; a few tries, as the pool replaces a dropped
+        connection. If the database stays away, the leases simply run out (and the open
+        attempts count as abandoned). Returns what could not be given back, for the error
+        message."""
+        self.started = [claim for claim, _ in self.done] + self.started
+        self.done = []
         for delay in (0.0, 0.5, 1.0, 2.0):
             time.sleep(delay)
             try:
@@ -217,7 +250,7 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
             return state.report
         if preflight is not None and (keys or queue.due_records(engine, flow.entity, limit=1)):
             preflight()
-        with Heartbeat(engine, worker, settings), budget.spending(priority):
+        with Heartbeat(engine, worker, settings), budget.spending(priority), _grouped(flow):
             pass_start = queue.database_now(engine)
             breakable: list[str] = []
             if force and keys:
@@ -245,6 +278,21 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
         raise InfrastructureError(f"{flow.entity}: {reason}{note}", [state.report]) from exc
     state.report.api_calls = flow.api_calls() - calls_before
     return state.report
+
+
+def _settle(flow: Flow) -> None:
+    """Before outcomes are recorded: what the flow keeps across attempts is written and let
+    go (the invoice flow's 'sent' rows and the stock lock), so the record follows it."""
+    settle = getattr(flow, "settle", None)
+    if settle is not None:
+        settle()
+
+
+def _grouped(flow: Flow) -> AbstractContextManager[object]:
+    """The pass, for a flow that keeps writes across attempts until :func:`_settle`: it
+    lets them go when the pass ends, however it ends (never leaving the stock lock held)."""
+    grouped = getattr(flow, "grouped", None)
+    return grouped() if grouped is not None else nullcontext()
 
 
 def _key_batches(keys: Sequence[str] | None, batch_size: int

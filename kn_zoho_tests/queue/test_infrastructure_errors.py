@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront.seed import seed
+from kn_zoho.sync.books import InvoicesFlow
 from kn_zoho_tests.queue.faults import ConnectionKiller, cli_env, killing, sync_books
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.test_books_exactly_once import _assert_once_each
@@ -70,6 +71,9 @@ def test_database_outage_ends_in_one_error_line_and_the_summary(
         monkeypatch: pytest.MonkeyPatch) -> None:
     numbers = _orders(engine)
     cli_env(monkeypatch, books_sandbox.base_url)
+    # each invoice recorded alone (as with Zoho's real reply times), so the outage comes at
+    # the fourth invoice's record
+    monkeypatch.setattr(InvoicesFlow, "record_within_seconds", 0.0)
     database = sa.engine.make_url(database_url).database
     try:
         with killing(ConnectionKiller(admin_engine, "UPDATE public.orders SET zoho_books_id",

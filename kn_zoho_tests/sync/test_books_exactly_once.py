@@ -16,6 +16,7 @@ from kn_zoho.storefront.queue import Claim, Outcome
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
+from kn_zoho.zoho.books import BooksClient
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import BooksSandbox, attempt_in_two_runs
 
@@ -112,18 +113,27 @@ class _KilledAfterBooks(InvoicesFlow):
         raise KeyboardInterrupt("run killed")
 
 
-def test_run_killed_before_recording_books_reply(
-        engine: sa.Engine, books_sandbox, books_clients) -> None:
-    """Invoices go to Books one order at a time, each outcome recorded as soon as Books
-    confirmed it, so the kill loses the reply of the one order in hand; that attempt was
-    counted when it started, so the next run looks its invoice up and adopts it."""
-    numbers = _seed(engine)
+def _kill_after_books(engine: sa.Engine, sandbox: BooksSandbox, books: BooksClient,
+                      record_within_seconds: float) -> list[dict[str, Any]]:
+    """A run killed at its first record; returns the invoices Books stored, its lease
+    broken as the killed run's would run out."""
+    flow = _KilledAfterBooks(books)
+    flow.record_within_seconds = record_within_seconds
     with pytest.raises(KeyboardInterrupt):
-        run_flow(engine, _KilledAfterBooks(books_clients.books), retry_base=0)
-    [stored] = books_sandbox.records("books_invoices")
+        run_flow(engine, flow, retry_base=0)
     with engine.begin() as conn:  # the killed run's lease runs out
         conn.execute(sa.text("UPDATE integration.zoho_sync_queue SET claimed_until = now() "
                              "- interval '1 second' WHERE status = 'in_progress'"))
+    return sandbox.records("books_invoices")
+
+
+def test_run_killed_before_recording_books_reply(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    """Recorded one order at a time (slow Zoho replies), the kill loses the reply of the one
+    order in hand; that attempt was counted when it started, so the next run looks its
+    invoice up and adopts it."""
+    numbers = _seed(engine)
+    [stored] = _kill_after_books(engine, books_sandbox, books_clients.books, 0)
     report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
     assert report.count("synced") == len(numbers)
     operations = {r.record_key: r.operation for r in report.results}
@@ -132,6 +142,24 @@ def test_run_killed_before_recording_books_reply(
     assert all("invoice:create+invoice:sent+payment:create" in op
                for op in operations.values()), operations
     _assert_once_each(engine, books_sandbox, numbers)
+
+
+def test_run_killed_before_recording_a_group_of_books_replies(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    """Fast replies are recorded together: a kill before the group's record loses every
+    reply of the group (here the whole batch), and the next run adopts each order's invoice
+    and payment by lookups; nothing is made twice and no stock is left 'sending'."""
+    numbers = _seed(engine)
+    stored = _kill_after_books(engine, books_sandbox, books_clients.books, 60)
+    assert len(stored) == len(numbers)
+    report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
+    assert report.count("synced") == len(numbers)
+    assert {r.operation for r in report.results} == {"invoice:found+payment:adopt"}
+    _assert_once_each(engine, books_sandbox, numbers)
+    with engine.connect() as conn:
+        states = conn.execute(sa.text(
+            "SELECT state, count(*) FROM integration.stock_invoices GROUP BY state")).all()
+    assert dict(states) == {"sent": len(numbers)}
 
 
 def test_two_runs_on_the_same_orders_create_nothing_twice(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -27,7 +28,7 @@ from kn_zoho.sync.books.documents import (
     _DocumentFlow,
 )
 from kn_zoho.sync.stock.credit_notes import never_invoiced
-from kn_zoho.sync.stock.invoices import invoice_stock_write, sent_invoice_create
+from kn_zoho.sync.stock.invoices import InvoiceStockWrites
 from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import ZohoError
@@ -67,6 +68,41 @@ class InvoicesFlow(_DocumentFlow):
         # the storefront's Books location (KN_ZOHO_BOOKS_LOCATION_ID): its sales move that
         # location's stock (invoice ``location_id``, https://www.zoho.com/books/api/v3/invoices/)
         self.location_id = books_location_id()
+        self._stock_writes: InvoiceStockWrites | None = None
+        self._grouped = False
+
+    def _stock(self, engine: sa.Engine) -> InvoiceStockWrites:
+        """The stock writes of invoices marked sent, kept under one lock hold until the
+        runner records them (:meth:`settle`)."""
+        if self._stock_writes is None or self._stock_writes.engine is not engine:
+            self.settle()
+            self._stock_writes = InvoiceStockWrites(engine, self.books.organization_id)
+        return self._stock_writes
+
+    def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
+                ) -> dict[str, Outcome]:
+        try:
+            return super().attempt(engine, claims, force=force)
+        finally:
+            if not self._grouped:  # nobody settles for us: each attempt is its own group
+                self.settle()
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """The runner's pass: attempts keep the stock lock across a group of invoices until
+        the runner records them (:meth:`settle`); let go when the pass ends, however."""
+        self._grouped = True
+        try:
+            yield
+        finally:
+            self._grouped = False
+            self.settle()
+
+    def settle(self) -> None:
+        """Before the runner records outcomes: the invoices marked sent since are recorded
+        'sent' and the stock lock is let go."""
+        if self._stock_writes is not None:
+            self._stock_writes.settle()
 
     def _payload(self, order: Row, lines: Sequence[Row], user: Row, customer_id: str,
                  item_ids: Mapping[str, str], taxes: TaxTable) -> Row:
@@ -92,8 +128,7 @@ class InvoicesFlow(_DocumentFlow):
             engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
             get=self.books.get_invoice, find_by_number=self.books.find_invoice_by_invoice_number,
             create=partial(self.books.create_invoice, send=sends),
-            create_guard=partial(sent_invoice_create, engine, self.books.organization_id,
-                                 order) if sends else None)
+            create_guard=partial(self._stock(engine).creating_sent, order) if sends else None)
         customer_id = str(invoice["customer_id"])
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
@@ -107,8 +142,7 @@ class InvoicesFlow(_DocumentFlow):
         if not (sends and created and invoice.get("status") != "draft"):
             # marking sent moves Books stock: under the stock lock, recorded for the stock
             # sync (an invoice created or adopted sent under the guard is recorded already)
-            with invoice_stock_write(engine, self.books.organization_id, order,
-                                     progress.zoho_id):
+            with self._stock(engine).marking_sent(order, progress.zoho_id):
                 self._mark_sent(invoice, progress)
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()

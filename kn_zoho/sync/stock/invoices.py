@@ -3,9 +3,10 @@ stock, so it happens under the organization's stock lock and is recorded before 
 
 ``state = 'sending'`` is written before the call and ``'sent'`` after it; a failure in
 between (lost reply, killed run) leaves 'sending', whose products the pull leaves alone until
-it has read the invoice (or the invoice flow's retry settled it). Both are written on the
-lock's own connection, each committed at once: one connection and four round trips per
-invoice (lock, 'sending', 'sent', unlock).
+it has read the invoice (or the invoice flow's retry settled it). The lock is kept across the
+group of invoices a run records together (:class:`InvoiceStockWrites`): per invoice one
+round trip ('sending', committed before the call); per group the lock, one 'sent' for all
+and the unlock, all on the lock's own autocommit connection.
 """
 
 from __future__ import annotations
@@ -16,39 +17,48 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kn_zoho.sync.stock.lock import books_stock_lock
+from kn_zoho.sync.stock.lock import StockLockHold
+
+_SENDING = sa.text("""
+    INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
+    VALUES (:order_id, :order_number, :invoice_id, 'sending')
+    ON CONFLICT (order_id) DO UPDATE SET invoice_id = EXCLUDED.invoice_id, updated_at = now()""")
+_SENT = sa.text("UPDATE integration.stock_invoices SET state = 'sent', updated_at = now() "
+                "WHERE order_id = ANY(:order_ids)")
 
 
-@contextmanager
-def invoice_stock_write(engine: sa.Engine, organization_id: str, order: dict[str, Any],
-                        invoice_id: str) -> Iterator[None]:
-    """Wrap the mark-sent of ``order``'s invoice: lock, record 'sending', yield, record 'sent'."""
-    key = {"order_id": order["id"], "order_number": order["order_number"],
-           "invoice_id": invoice_id}
-    with books_stock_lock(engine, organization_id) as conn:  # autocommit: each its own
-        conn.execute(sa.text("""
-            INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
-            VALUES (:order_id, :order_number, :invoice_id, 'sending')
-            ON CONFLICT (order_id) DO UPDATE SET invoice_id = EXCLUDED.invoice_id,
-                   updated_at = now()"""), key)
+class InvoiceStockWrites:
+    """One run's stock writes for the invoices it marks sent, under one lock hold per group
+    (:meth:`settle` ends a group: 'sent' for its invoices, then the lock is let go)."""
+
+    def __init__(self, engine: sa.Engine, organization_id: str) -> None:
+        self.engine = engine
+        self.organization_id = organization_id
+        self._hold = StockLockHold(engine, organization_id)
+        self._sent: list[Any] = []
+
+    @contextmanager
+    def marking_sent(self, order: dict[str, Any], invoice_id: str) -> Iterator[None]:
+        """Wrap the mark-sent of ``order``'s invoice: the lock (kept), 'sending' committed
+        before the call; a call that raises leaves 'sending' (its outcome is not known)."""
+        self._hold.connection().execute(_SENDING, {
+            "order_id": order["id"], "order_number": order["order_number"],
+            "invoice_id": invoice_id})
         yield
-        conn.execute(sa.text("UPDATE integration.stock_invoices SET state = 'sent', "
-                             "updated_at = now() WHERE order_id = :order_id"), key)
+        self._sent.append(order["id"])
 
-
-@contextmanager
-def sent_invoice_create(engine: sa.Engine, organization_id: str, order: dict[str, Any]
-                        ) -> Iterator[dict[str, Any]]:
-    """Wrap creating (or adopting) ``order``'s invoice with ``send=true``: the create itself
-    moves Books stock, so it happens under the stock lock, recorded 'sending' before the call.
-    Its id is not known yet, so the row has none: the pull finds the invoice by its number
-    (the order number). Yields a dict whose ``invoice`` the caller sets to the invoice it made
-    or adopted: one past draft is recorded 'sent'; a draft keeps 'sending' (with its id) for
-    the mark-sent that follows. Nothing made after a certain refusal: the row is taken back.
-    """
-    made: dict[str, Any] = {"invoice": None}
-    key = {"order_id": order["id"], "order_number": order["order_number"]}
-    with books_stock_lock(engine, organization_id) as conn:  # autocommit: each its own
+    @contextmanager
+    def creating_sent(self, order: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Wrap creating (or adopting) ``order``'s invoice with ``send=true``: the create
+        itself moves Books stock, so it happens under the stock lock, recorded 'sending'
+        before the call. Its id is not known yet, so the row has none: the pull finds the
+        invoice by its number (the order number). Yields a dict whose ``invoice`` the caller
+        sets to the invoice it made or adopted: one past draft is recorded 'sent'; a draft
+        keeps 'sending' (with its id) for the mark-sent that follows. Nothing made after a
+        certain refusal: the row is taken back."""
+        made: dict[str, Any] = {"invoice": None}
+        key = {"order_id": order["id"], "order_number": order["order_number"]}
+        conn = self._hold.connection()
         conn.execute(sa.text("""
             INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
             VALUES (:order_id, :order_number, NULL, 'sending')
@@ -69,6 +79,18 @@ def sent_invoice_create(engine: sa.Engine, organization_id: str, order: dict[str
             "state = CASE WHEN :sent THEN 'sent' ELSE state END, updated_at = now() "
             "WHERE order_id = :order_id"),
             {**key, "invoice_id": str(invoice["invoice_id"]), "sent": sent})
+
+    def settle(self) -> None:
+        """End the group: 'sent' for the invoices marked sent in it, then the lock is let go
+        (also when writing 'sent' fails: those stay 'sending', settled by the pull)."""
+        sent, self._sent = self._sent, []
+        if not self._hold.held:
+            return
+        try:
+            if sent:
+                self._hold.connection().execute(_SENT, {"order_ids": sent})
+        finally:
+            self._hold.release()
 
 
 def _maybe_stored(error: BaseException | None) -> bool:

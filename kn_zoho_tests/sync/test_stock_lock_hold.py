@@ -1,0 +1,61 @@
+"""The invoice flow keeps the stock lock across a group of invoices (issue 12): other
+processes wait for it, and the same thread's own stock writes join it instead of waiting
+for themselves (a full refund's never-invoiced record within an invoice group)."""
+
+from __future__ import annotations
+
+import threading
+
+import sqlalchemy as sa
+
+from kn_zoho.sync.stock.lock import StockLockHold, books_stock_lock, lock_key
+
+ORG = "60000000001"
+
+
+def _free(engine: sa.Engine) -> bool:
+    """Whether another session could take the organization's lock now (and gives it back)."""
+    with engine.connect() as conn:
+        taken = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
+                             {"k": lock_key(ORG)}).scalar()
+        if taken:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
+                         {"k": lock_key(ORG)})
+        return bool(taken)
+
+
+def test_a_hold_keeps_the_lock_until_released_and_its_thread_joins_it(
+        engine: sa.Engine) -> None:
+    hold = StockLockHold(engine, ORG)
+    assert _free(engine)
+    held = hold.connection()
+    assert hold.connection() is held  # taken once for the group
+    assert not _free(engine)
+    with books_stock_lock(engine, ORG) as joined:  # would wait for itself without the join
+        assert joined is held
+    assert not _free(engine)  # leaving the joined block does not let go of the hold
+    hold.release()
+    assert _free(engine)
+    hold.release()  # nothing held: nothing to do
+    with books_stock_lock(engine, ORG):
+        assert not _free(engine)
+    assert _free(engine)
+
+
+def test_another_thread_waits_for_the_hold(engine: sa.Engine) -> None:
+    hold = StockLockHold(engine, ORG)
+    hold.connection()
+    entered = threading.Event()
+
+    def other() -> None:
+        with books_stock_lock(engine, ORG):
+            entered.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert not entered.wait(0.5)
+    finally:
+        hold.release()
+    thread.join(10)
+    assert entered.is_set()

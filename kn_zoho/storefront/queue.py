@@ -113,6 +113,12 @@ def claim(bind: sa.Engine | sa.Connection, entity: str, *, worker: str, limit: i
     return sorted(claims, key=lambda c: c.record_key)
 
 
+# The start's commit does not wait for its WAL flush (synchronous_commit off, for this
+# statement's transaction only): it is visible at once and durable unless the database server
+# itself crashes within a fraction of a second, when the attempt is merely not counted (a
+# killed worker is not a crashed server; Zoho's side stays exactly once by its own lookups).
+# Any later durable commit, such as the invoice's stock 'sending', flushes it too. -0.3 ms an
+# order on the development machine.
 _START_SQL = """
 WITH started AS (
     UPDATE integration.zoho_sync_queue
@@ -131,9 +137,12 @@ WITH started AS (
            now()
       FROM started
     RETURNING id, record_key
+), quick AS MATERIALIZED (
+    -- read by the join below, so set whenever an attempt starts: this transaction only
+    SELECT set_config('synchronous_commit', 'off', true) AS synchronous_commit
 )
 SELECT logged.id, started.record_key, started.attempts AS attempt, started.changed
-  FROM started JOIN logged USING (record_key)
+  FROM started JOIN logged USING (record_key) CROSS JOIN quick
 """
 
 

@@ -137,3 +137,18 @@ def test_a_run_that_lost_a_lease_records_what_it_holds_at_once(engine: sa.Engine
     assert records[0] == starts[2] + 1  # recorded right after the start that came back short
     # the taker cannot take what was recorded
     assert queue.claim(engine, "crm_contact", worker="late", keys=first_two) == []
+
+
+def test_a_start_commits_without_waiting_for_its_flush_and_only_itself(
+        engine: sa.Engine, users: int) -> None:
+    """The start's asynchronous commit is its own transaction's: the pooled connection, and
+    whatever it commits next (the invoice's stock 'sending'), stay durable."""
+    claims = queue.claim(engine, "crm_contact", worker="w", limit=2)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        settings = []
+        for claim in claims:
+            assert queue.start(conn, [claim], worker="w", run_id="w")
+            settings.append(conn.execute(sa.text("SHOW synchronous_commit")).scalar())
+    assert settings == ["on", "on"]
+    assert sorted(_attempts(engine).values()) == [0] * (users - 2) + [1, 1]

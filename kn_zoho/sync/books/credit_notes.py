@@ -57,7 +57,8 @@ class CreditNotesFlow:
     """Storefront refunds -> Books credit notes (GST, same split as the invoice) + refunds."""
 
     entity = "books_credit_note"
-    records_per_attempt = 1
+    records_per_attempt = 1  # calls per record: each started alone, right before its calls
+    record_within_seconds = 0.1  # fast attempts' outcomes recorded together (see the runner)
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
                  seller_state: str | None = None, refund_account_id: str | None = None) -> None:

@@ -44,7 +44,8 @@ class ItemsFlow:
     """
 
     entity = "books_item"
-    records_per_attempt = 1  # calls per record: record each outcome as soon as it is known
+    records_per_attempt = 1  # calls per record: each started alone, right before its calls
+    record_within_seconds = 0.1  # fast attempts' outcomes recorded together (see the runner)
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None) -> None:
         self.books = books

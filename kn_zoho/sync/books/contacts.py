@@ -162,11 +162,13 @@ def _users(engine: sa.Engine, claims: Sequence[Claim]) -> dict[Any, Row]:
 
 def link_customer(engine: sa.Engine, user: Row, customer_id: str, how: str) -> None:
     """Store the user's Books contact id and, when we just created that contact from this very
-    row, the hash of what it holds, in one transaction: the contact update the link enqueues
-    then costs no call unless the user changed in between. A contact found in Books (``link``,
-    ``adopt``) holds whatever it holds, so its first update brings it in line."""
+    row, the hash of what it holds: the contact update the link enqueues then costs no call
+    unless the user changed in between. A contact found in Books (``link``, ``adopt``) holds
+    whatever it holds, so its first update brings it in line. Two statements in autocommit,
+    no transaction: should the hash not be stored, the update merely makes its call."""
     digest = contact_update_from_user(user).digest if how == "create" else None
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.execute(sa.text(
             "UPDATE public.users SET zoho_books_id = :zid "
             "WHERE id = :id AND zoho_books_id IS DISTINCT FROM :zid"),

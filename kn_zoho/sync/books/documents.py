@@ -176,14 +176,16 @@ class _DocumentFlow:
                         find_by_number: Callable[[str], Row | None],
                         create: Callable[..., Row],
                         create_guard: Callable[[], AbstractContextManager[Row]] | None = None
-                        ) -> Row:
-        """The Books ``kind`` (invoice/estimate) of this storefront document: the one an
-        earlier attempt made, else created under our own number (adopted if Books has it),
-        refused if it belongs to another document. Sets ``progress.zoho_id``.
+                        ) -> tuple[Row, str]:
+        """The Books ``kind`` (invoice/estimate) of this storefront document and how it was
+        had: ``found`` (the one an earlier attempt made), ``create`` (made now under our own
+        number) or ``adopt`` (Books had that number already); refused if it belongs to another
+        document. Sets ``progress.zoho_id``.
         ``create_guard``: a context around the create or adoption (a create that moves stock
         holds the stock lock), handed the document once it is known to be ours."""
         number = document[self.number_column]
         found = self._made_earlier(claim, document, get, find_by_number)
+        how = "found"
         if found is not None:
             progress.steps.append(f"{kind}:found")
         else:
@@ -198,7 +200,7 @@ class _DocumentFlow:
             progress.steps.append(f"{kind}:{how}")
         refuse_document_of_another(found, kind, self.label, number)
         progress.zoho_id = str(found[f"{kind}_id"])
-        return found
+        return found, how
 
     def _made_earlier(self, claim: Claim, document: Row, get: Callable[[str], Row | None],
                       find_by_number: Callable[[str], Row | None]) -> Row | None:

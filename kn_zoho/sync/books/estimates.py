@@ -81,7 +81,7 @@ class EstimatesFlow(_DocumentFlow):
             estimate = self._update(engine, quote, lines, user, products, taxes, estimate,
                                     progress)
         else:
-            estimate = self._find_or_create(
+            estimate, _ = self._find_or_create(
                 engine, claim, quote, lines, user, products, taxes, progress, kind="estimate",
                 get=self.books.get_estimate,
                 find_by_number=self.books.find_estimate_by_estimate_number,

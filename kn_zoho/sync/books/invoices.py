@@ -124,7 +124,7 @@ class InvoicesFlow(_DocumentFlow):
         # map once with placeholder ids: bad data fails before anything is created in Books
         self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
         sends = self._sends(user, progress)
-        invoice = self._find_or_create(
+        invoice, how = self._find_or_create(
             engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
             get=self.books.get_invoice, find_by_number=self.books.find_invoice_by_invoice_number,
             create=partial(self.books.create_invoice, send=sends),
@@ -133,13 +133,12 @@ class InvoicesFlow(_DocumentFlow):
         grand_total = _amount(order["grand_total"])
         self._check_total(invoice, "invoice", number, grand_total)
         progress.metadata.update(document_metadata(invoice))
-        created = "invoice:found" not in progress.steps
-        if sends and created and progress.steps[-1] == "invoice:create":
+        if sends and how == "create":
             progress.steps.append("invoice:emailed")
             progress.metadata["email"] = "emailed to the customer by Books at creation"
         elif sends:
             progress.metadata["email"] = "not emailed again: the invoice was in Books already"
-        if not (sends and created and invoice.get("status") != "draft"):
+        if not (sends and how != "found" and invoice.get("status") != "draft"):
             # marking sent moves Books stock: under the stock lock, recorded for the stock
             # sync (an invoice created or adopted sent under the guard is recorded already)
             with self._stock(engine).marking_sent(order, progress.zoho_id):

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from kn_zoho.env import env_number
 from kn_zoho.storefront import db, leases, queue
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
 from kn_zoho.sync.reports import (
     Flow,

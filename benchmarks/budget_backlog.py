@@ -35,7 +35,9 @@ from kn_zoho.storefront import db, migrations
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import BooksCatalog, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
-from kn_zoho.zoho.budget import BOOKS, BudgetSettings, PostgresCallBudget, budget_states
+from kn_zoho.zoho.budget import BOOKS, BudgetSettings
+from kn_zoho.zoho.budget_ledger import PostgresCallBudget
+from kn_zoho.zoho.budget_status import budget_states
 from kn_zoho.zoho.config import ZohoConfig
 from kn_zoho.zoho.factory import build_zoho_clients
 from kn_zoho.zoho.http import HttpSettings

@@ -28,6 +28,7 @@ from _common import fresh_database, percentile
 
 from kn_zoho.storefront import queue
 from kn_zoho.storefront.claim_sql import claim_sql
+from kn_zoho.storefront.claims import Claim
 
 BATCH = 100
 ENTITY = "crm_contact"
@@ -44,7 +45,7 @@ def _fill(engine: sa.Engine, rows: int) -> None:
             {"entity": ENTITY, "rows": rows})
 
 
-def _put_back(engine: sa.Engine, claims: list[queue.Claim]) -> None:
+def _put_back(engine: sa.Engine, claims: list[Claim]) -> None:
     """Claimed rows due again just after the rest (the backlog keeps its size)."""
     with engine.begin() as conn:
         conn.execute(sa.text(

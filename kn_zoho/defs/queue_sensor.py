@@ -38,7 +38,7 @@ from dagster._core.storage.tags import (
 
 from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.storefront import launches, queue
-from kn_zoho.zoho import budget
+from kn_zoho.zoho import budget_status
 
 PRODUCT_TAG = "kn_zoho/zoho_product"
 LAUNCH_TAG = "kn_zoho/launch_id"
@@ -113,7 +113,7 @@ def queue_sensor(*, asset_def: AssetsDefinition, entity: str,
         due = [r.record_key for r in queue.due_records(engine, entity)]
         if not due:  # the usual tick: skip listing every partition key
             return SensorResult()
-        pause = budget.pause_for(engine, entity)
+        pause = budget_status.pause_for(engine, entity)
         if pause is not None:  # a run now would only give its claims back
             return SkipReason(f"{len(due)} due {entity} records wait: {pause.message}")
         held = held_keys(context.instance, engine, entity, due)

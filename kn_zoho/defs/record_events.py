@@ -25,7 +25,8 @@ from dagster import (
 )
 
 from kn_zoho.storefront import records
-from kn_zoho.storefront.queue import BUDGET_ERROR, MAX_ATTEMPTS
+from kn_zoho.storefront.claim_sql import MAX_ATTEMPTS
+from kn_zoho.storefront.outcomes import BUDGET_ERROR
 from kn_zoho.sync.links import partition_url, record_url
 from kn_zoho.sync.reports import RecordResult, SyncReport
 

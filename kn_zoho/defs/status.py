@@ -40,7 +40,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.storefront import records
 from kn_zoho.sync.links import record_url
-from kn_zoho.zoho import budget
+from kn_zoho.zoho import budget, budget_status
 
 LATEST_ATTEMPTS = 50
 ATTENTION_ROWS = 200
@@ -117,7 +117,8 @@ def status_metadata(engine: sa.Engine) -> dict[str, object]:
             f"{_cell(r.last_error_code)}: {_cell(r.last_error_message)} | {r.attempts} | "
             f"{next_at} | {r.entity} |")
     return {
-        **budget.budget_metadata(budget.budget_states(engine), budget.BudgetSettings.from_env()),
+        **budget_status.budget_metadata(budget_status.budget_states(engine),
+                                        budget.BudgetSettings.from_env()),
         **{f"{name}_records": int(n) for name, n in counts.items()},
         **{name: int(n) for name, n in activity.items()},
         "needs_attention": MetadataValue.md("\n".join(attention)),
@@ -146,7 +147,7 @@ def zoho_budget_available(storefront: StorefrontDatabase) -> AssetCheckResult:
 def budget_check_result(engine: sa.Engine) -> AssetCheckResult:
     """The check's verdict (kept out of the check for tests): a WARN per spent budget."""
     settings = budget.BudgetSettings.from_env()
-    states = budget.budget_states(engine)
+    states = budget_status.budget_states(engine)
     notes = []
     for state in states:
         if state.spent_for(settings, budget.Priority.SALES):
@@ -157,7 +158,7 @@ def budget_check_result(engine: sa.Engine) -> AssetCheckResult:
     return AssetCheckResult(
         passed=not notes, severity=AssetCheckSeverity.WARN,
         description="; ".join(notes) or "Zoho's daily budget has room for every flow",
-        metadata=budget.budget_metadata(states, settings))
+        metadata=budget_status.budget_metadata(states, settings))
 
 
 def status_job(checks: Sequence[AssetChecksDefinition]) -> UnresolvedAssetJobDefinition:

@@ -40,7 +40,7 @@ from kn_zoho.sync.books.common import books_api_calls
 from kn_zoho.sync.stock.location import books_location_id
 from kn_zoho.sync.stock.pull import pull
 from kn_zoho.sync.stock.push import push
-from kn_zoho.zoho import budget
+from kn_zoho.zoho import budget, budget_status
 
 GROUP = "stock"
 SCHEDULE_MINUTES_ENV = "KN_ZOHO_STOCK_SCHEDULE_MINUTES"
@@ -135,7 +135,7 @@ def stock_schedule_minutes() -> int:
 
 def stock_budget_pause(engine: sa.Engine) -> SkipReason | None:
     """A skip naming when stock resumes while the Books budget is spent for stock, else None."""
-    pause = budget.pause_for(engine, "books_stock", priority=budget.Priority.STOCK)
+    pause = budget_status.pause_for(engine, "books_stock", priority=budget.Priority.STOCK)
     return None if pause is None else SkipReason(f"stock waits: {pause.message}")
 
 

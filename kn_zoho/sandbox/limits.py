@@ -7,7 +7,7 @@ do not count against either. Zoho documents the daily allowance by plan
 (https://www.zoho.com/ke/books/kb/automation/per-day-api-limit.md) but not when its day
 starts (the sandbox's choice: a full day from the first call), nor any header
 saying what is left: the ``X-Rate-Limit-*`` headers this sandbox adds are not documented by
-Zoho, and the client never relies on them (kn_zoho/zoho/budget.py counts calls itself).
+Zoho, and the client never relies on them (kn_zoho/zoho/budget_ledger.py counts calls itself).
 """
 
 from __future__ import annotations

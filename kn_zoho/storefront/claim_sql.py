@@ -1,4 +1,4 @@
-"""The SQL of a queue claim (:func:`kn_zoho.storefront.queue.claim`), kept apart from the
+"""The SQL of a queue claim (:func:`kn_zoho.storefront.claims.claim`), kept apart from the
 rest of the queue because its shape is what keeps a claim cheap on a large backlog.
 
 A claim is one statement (one round trip per batch): it dead-letters the records whose worker
@@ -129,7 +129,7 @@ def claim_sql(*, force: bool, due_before: str, named: bool, exclude: bool,
     """The claim statement. Named records are found by primary key; otherwise expired leases
     and due pending rows are taken, each branch in its own index's order. A forced claim
     dead-letters nothing (the admin gives the records fresh attempts). ``start`` also starts
-    the attempts of the claims that are not suspect (see :func:`queue.start`)."""
+    the attempts of the claims that are not suspect (see :func:`claims.start`)."""
     exclusion = " AND NOT (record_key = ANY(:exclude))" if exclude else ""
     if named:
         condition = (_FORCED if force else _CLAIM_DUE.format(due_before=due_before)) + exclusion

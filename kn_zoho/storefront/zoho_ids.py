@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 
 # The storefront columns that hold a Zoho id (names are never taken from data).
 ZOHO_ID_COLUMNS = frozenset({

@@ -32,7 +32,8 @@ from kn_zoho.mapping.crm import (
 )
 from kn_zoho.mapping.errors import MappingError
 from kn_zoho.storefront import db
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.crm_fields import FieldCheck
 from kn_zoho.sync.twins import check_quote_number, key_owners

@@ -10,7 +10,8 @@ from typing import Protocol
 import psycopg
 import sqlalchemy as sa
 
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.zoho.redaction import redact
 
 

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from kn_zoho.env import env_number
 from kn_zoho.storefront import db, leases, queue
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
 from kn_zoho.sync.reports import (
     Flow,
@@ -25,7 +26,7 @@ from kn_zoho.sync.reports import (
     describe_infrastructure_error,
     is_infrastructure_error,
 )
-from kn_zoho.zoho import budget
+from kn_zoho.zoho import budget, budget_status
 from kn_zoho.zoho.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class _Pass:
     done_since: float = 0.0
 
     def claim(self, keys: Sequence[str] | None, per_attempt: int, limit: int,
-              **options: object) -> budget.BudgetPause | list[Claim]:
+              **options: object) -> budget_status.BudgetPause | list[Claim]:
         """The next batch: the budget check (a pause claims nothing, so no record loses time
         or an attempt), then the claim, one statement that also starts the batch's attempts
         when the flow attempts the whole batch at once and reads nothing before; each commits
@@ -69,7 +70,7 @@ class _Pass:
         its worker never costs the others an attempt."""
         at_once = per_attempt >= limit and getattr(self.flow, "prepare", None) is None
         with db.autocommit(self.engine) as conn:
-            pause = budget.pause_for(conn, self.flow.entity)
+            pause = budget_status.pause_for(conn, self.flow.entity)
             if pause is not None:
                 return pause
             claims = queue.claim(conn, self.flow.entity, worker=self.worker, keys=keys,
@@ -150,15 +151,15 @@ class _Pass:
         spent = [c for c in self.started if _budget_refusal(outcomes[c.record_key])]
         if not spent:
             return
-        pause = budget.pause_for(self.engine, self.flow.entity, refused=True)
+        pause = budget_status.pause_for(self.engine, self.flow.entity, refused=True)
         if pause is None:  # Zoho said spent and no ledger knows more: probe again later
             wait = timedelta(seconds=budget.BudgetSettings.from_env().probe_seconds)
             product = budget.product_of(self.flow.entity) or budget.BOOKS
             said = ("Zoho's daily limit reached (code 45)" if product == budget.BOOKS
                     else "Zoho CRM's API credits spent")
             until = datetime.now(UTC) + wait
-            pause = budget.BudgetPause(product, until, f"{said}, trying again at "
-                                       f"{budget.resumes_at_text(until)}")
+            pause = budget_status.BudgetPause(product, until, f"{said}, trying again at "
+                                              f"{budget.resumes_at_text(until)}")
         deferred = spent + self.unstarted
         queue.defer(self.engine, deferred, worker=self.worker, until=pause.resets_at,
                     reason=pause.message,
@@ -244,7 +245,7 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     preflight = getattr(flow, "preflight", None)
     priority = budget.PRIORITY_OF_ENTITY.get(flow.entity, budget.Priority.SALES)
     try:
-        pause = budget.pause_for(engine, flow.entity)
+        pause = budget_status.pause_for(engine, flow.entity)
         if pause is not None:  # not even the preflight's calls: the budget is spent
             _report_pause(state.report, keys, pause)
             return state.report
@@ -260,7 +261,7 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
                 claims = state.claim(batch_keys, per_attempt, batch_size,
                                      due_before=pass_start, break_holders=breakable,
                                      reclaim_own=True)
-                if isinstance(claims, budget.BudgetPause):
+                if isinstance(claims, budget_status.BudgetPause):
                     _report_pause(state.report, keys, claims)
                     break
                 if not claims and keys is None:
@@ -325,7 +326,7 @@ def _settle_holders(engine: sa.Engine, entity: str, keys: Sequence[str], worker:
 
 
 def _report_pause(report: SyncReport, keys: Sequence[str] | None,
-                  pause: budget.BudgetPause) -> None:
+                  pause: budget_status.BudgetPause) -> None:
     """The pass stops for the budget; named records it did not reach are reported waiting
     (their partitions say why), untouched in the queue."""
     report.paused = pause.message

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from kn_zoho.zoho.auth import TokenStore, load_secret_key
 from kn_zoho.zoho.books import BooksClient
-from kn_zoho.zoho.budget import CallBudget, PostgresCallBudget
+from kn_zoho.zoho.budget import CallBudget
+from kn_zoho.zoho.budget_ledger import PostgresCallBudget
 from kn_zoho.zoho.config import ZohoConfig
 from kn_zoho.zoho.crm import CrmClient
 from kn_zoho.zoho.http import HttpSettings, ZohoHttp

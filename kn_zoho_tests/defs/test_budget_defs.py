@@ -21,15 +21,9 @@ from kn_zoho.defs.resources import StorefrontDatabase
 from kn_zoho.defs.status import sync_status, zoho_budget_available
 from kn_zoho.storefront import queue
 from kn_zoho.storefront.seed import seed
-from kn_zoho.zoho.budget import (
-    BOOKS,
-    IST,
-    BudgetSettings,
-    PostgresCallBudget,
-    Priority,
-    budget_states,
-    spending,
-)
+from kn_zoho.zoho.budget import BOOKS, IST, BudgetSettings, Priority, spending
+from kn_zoho.zoho.budget_ledger import PostgresCallBudget
+from kn_zoho.zoho.budget_status import budget_states
 
 ORG = "org-1"
 

@@ -15,7 +15,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from kn_zoho.storefront import db
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.heartbeat import LeaseSettings
 from kn_zoho.sync.runner import run_flow
 

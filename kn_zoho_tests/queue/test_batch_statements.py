@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.mapping.crm import CrmFieldConfig
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.seed import seed
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.crm import ContactsFlow

@@ -14,6 +14,7 @@ from kn_zoho.defs.crm.assets import crm_contacts
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoCrmResource
 from kn_zoho.sandbox import credentials
 from kn_zoho.storefront import queue
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow
 from kn_zoho.sync.runner import run_flow
@@ -91,7 +92,7 @@ def test_a_run_slower_than_its_lease_keeps_its_records(
             time.sleep(2.5)  # two and a half leases
             seen.append([c.record_key for c in queue.claim(engine, "crm_contact",
                                                            worker="intruder")])
-            return {c.record_key: queue.Outcome.success("upsert", "z") for c in claims}
+            return {c.record_key: Outcome.success("upsert", "z") for c in claims}
 
         def write_back(self, conn, done) -> None:
             pass

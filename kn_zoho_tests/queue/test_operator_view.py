@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from kn_zoho.cli import main
 from kn_zoho.mapping.crm import CrmFieldConfig
 from kn_zoho.storefront import queue
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.crm import ContactsFlow
 from kn_zoho.sync.runner import run_flow
@@ -81,7 +82,7 @@ def test_queue_list_shows_holders_and_release_refuses_a_live_one(engine: sa.Engi
     [bad] = queue.claim(engine, "crm_contact", worker="w", limit=1,
                         exclude=[live.record_key, gone.record_key])
     with engine.begin() as conn:
-        queue.finish(conn, bad, queue.Outcome.failure(
+        queue.finish(conn, bad, Outcome.failure(
             "map", "INVALID_DATA", "user x: field 'gstin': bad checksum", transient=False),
             worker="w")
 

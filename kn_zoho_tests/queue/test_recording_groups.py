@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront import queue
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.reports import SyncReport
 from kn_zoho.sync.runner import run_flow

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront import queue
-from kn_zoho.storefront.queue import Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 
 
 def _insert_user(conn: sa.Connection, email: str) -> str:
@@ -25,7 +26,7 @@ def _queue_row(engine: sa.Engine, entity: str, key: str) -> sa.Row:
             {"e": entity, "k": key}).one()
 
 
-def _finish(engine: sa.Engine, claim: queue.Claim, outcome: Outcome, **kw: object) -> str:
+def _finish(engine: sa.Engine, claim: Claim, outcome: Outcome, **kw: object) -> str:
     with engine.begin() as conn:
         return queue.finish(conn, claim, outcome, worker="w1", retry_base_seconds=0, **kw)
 

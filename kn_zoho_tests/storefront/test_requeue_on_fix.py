@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront import queue
-from kn_zoho.storefront.queue import Outcome
+from kn_zoho.storefront.claim_sql import MAX_ATTEMPTS
+from kn_zoho.storefront.outcomes import Outcome
 
 BAD_DATA = Outcome.failure("map", "INVALID_DATA", "bad data", transient=False)
 
@@ -134,7 +135,7 @@ def test_failed_inquiry_lead_comes_back_when_the_submission_is_fixed(
 
 
 def test_dead_record_comes_back_too(engine: sa.Engine, shop: dict[str, str]) -> None:
-    for _ in range(queue.MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         [claim] = queue.claim(engine, "books_invoice", worker="w", keys=["KN-1"])
         with engine.begin() as conn:
             queue.finish(conn, claim, Outcome.failure("create", "500", "down", transient=True),

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.storefront import queue
-from kn_zoho.storefront.queue import Outcome
+from kn_zoho.storefront.claim_sql import MAX_ATTEMPTS
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.alerts import AlertSettings, OutboxMailer, send_dead_letter_alerts
 
 
@@ -19,7 +20,7 @@ def _kill_one_user(engine: sa.Engine) -> str:
     with engine.begin() as conn:
         user_id = str(conn.execute(sa.text(
             "INSERT INTO users (email) VALUES ('dead@example.in') RETURNING id")).scalar())
-    for _ in range(queue.MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         [claim] = queue.claim(engine, "crm_contact", worker="w")
         with engine.begin() as conn:
             queue.finish(conn, claim, Outcome.failure("upsert", "500", "Zoho is down",

@@ -26,14 +26,14 @@ from kn_zoho.zoho.budget import (
     CRM,
     CRM_ACCOUNT,
     BudgetSettings,
-    PostgresCallBudget,
     Priority,
     ZohoBudgetSpent,
     at_priority,
-    budget_states,
     call_cost,
     spending,
 )
+from kn_zoho.zoho.budget_ledger import PostgresCallBudget
+from kn_zoho.zoho.budget_status import budget_states
 from kn_zoho.zoho.factory import ZohoClients, build_zoho_clients
 from kn_zoho_tests.sync.books_fixtures import (
     ORGANIZATION_STATE,
@@ -244,7 +244,8 @@ def test_a_process_gives_its_unused_calls_back_when_it_exits(
     script = (
         "import sys\n"
         "from kn_zoho.storefront import db\n"
-        "from kn_zoho.zoho.budget import BOOKS, BudgetSettings, PostgresCallBudget\n"
+        "from kn_zoho.zoho.budget import BOOKS, BudgetSettings\n"
+        "from kn_zoho.zoho.budget_ledger import PostgresCallBudget\n"
         "budget = PostgresCallBudget(db.create_engine(sys.argv[1]), BudgetSettings(block=10))\n"
         "for _ in range(3):\n"
         "    budget.take(BOOKS, 'org-1', 1)\n")

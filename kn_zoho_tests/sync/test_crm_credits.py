@@ -19,7 +19,8 @@ from kn_zoho.sandbox.server import RunningSandbox, start_sandbox
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.crm import ContactsFlow
 from kn_zoho.sync.runner import run_flow
-from kn_zoho.zoho.budget import BudgetSettings, PostgresCallBudget
+from kn_zoho.zoho.budget import BudgetSettings
+from kn_zoho.zoho.budget_ledger import PostgresCallBudget
 from kn_zoho.zoho.config import ZohoConfig
 from kn_zoho.zoho.factory import build_zoho_clients
 from kn_zoho.zoho.http import HttpSettings

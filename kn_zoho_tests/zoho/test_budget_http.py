@@ -8,12 +8,9 @@ import responses
 import sqlalchemy as sa
 
 from kn_zoho.zoho.auth import TokenStore
-from kn_zoho.zoho.budget import (
-    BudgetSettings,
-    PostgresCallBudget,
-    ZohoBudgetSpent,
-    budget_states,
-)
+from kn_zoho.zoho.budget import BudgetSettings, ZohoBudgetSpent
+from kn_zoho.zoho.budget_ledger import PostgresCallBudget
+from kn_zoho.zoho.budget_status import budget_states
 from kn_zoho.zoho.errors import ZohoRateLimitError
 from kn_zoho.zoho.http import ZohoHttp
 from kn_zoho.zoho.ratelimit import LocalRateLimiter

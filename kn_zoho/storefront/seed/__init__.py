@@ -9,15 +9,8 @@ and inserted with ``ON CONFLICT DO NOTHING``, so re-running a seed inserts nothi
 storefront triggers enqueue Zoho sync work exactly as they do for real sign-ups and orders.
 """
 
-from kn_zoho.storefront.seed.generate import (
-    IST,
-    STATE_WEIGHTS,
-    SeedData,
-    generate,
-    gstin_check_char,
-    make_gstin,
-    random_pan,
-)
+from kn_zoho.storefront.seed.generate import IST, STATE_WEIGHTS, SeedData, generate
+from kn_zoho.storefront.seed.identity import gstin_check_char, make_gstin, random_pan
 from kn_zoho.storefront.seed.load import SeedSummary, seed
 
 __all__ = ["IST", "STATE_WEIGHTS", "SeedData", "SeedSummary", "generate", "gstin_check_char",

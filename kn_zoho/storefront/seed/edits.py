@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.mapping.states import BY_CODE
-from kn_zoho.storefront.seed.generate import _mobile, make_gstin, random_pan
+from kn_zoho.storefront.seed.identity import _mobile, make_gstin, random_pan
 
 # States a customer moves to (GST registrations there), cycled through.
 MOVE_TO = ("MH", "TN", "TS", "GJ", "DL", "KA")

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from kn_zoho.mapping.books import DEFAULT_PAYMENT_MODE, PAYMENT_MODES, TaxTable
 from kn_zoho.mapping.errors import MappingError
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.zoho.books import BooksClient
 from kn_zoho.zoho.errors import (
     ZohoAuthError,

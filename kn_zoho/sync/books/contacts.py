@@ -24,7 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.mapping.books_edits import ContactUpdate, contact_update_from_user, split_digest
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.books.common import (
     Refused,
     Row,

@@ -22,7 +22,8 @@ import sqlalchemy as sa
 
 from kn_zoho.mapping.books import TaxTable
 from kn_zoho.mapping.credit_notes import credit_note_from_refund, refund_payload
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (

@@ -30,7 +30,8 @@ from kn_zoho.mapping.books import TaxTable
 from kn_zoho.mapping.books_edits import FINAL_ESTIMATE_STATUSES
 from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.crm import payload_hash
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.common import (
     Refused,

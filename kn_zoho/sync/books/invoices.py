@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.mapping.books import TaxTable, invoice_from_order, payment_from_order
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (

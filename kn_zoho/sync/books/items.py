@@ -11,7 +11,8 @@ from kn_zoho.mapping.books import TaxTable, item_from_product
 from kn_zoho.mapping.books_edits import item_digest, item_digest_parts
 from kn_zoho.mapping.crm import payload_hash
 from kn_zoho.mapping.errors import MappingError
-from kn_zoho.storefront.queue import Claim, Outcome
+from kn_zoho.storefront.claims import Claim
+from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (

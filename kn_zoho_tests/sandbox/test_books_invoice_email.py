@@ -4,7 +4,8 @@ sandbox's outbox; refused (nothing stored) when no contact person has an email."
 from __future__ import annotations
 
 from kn_zoho_tests.sandbox.conftest import Sandbox
-from kn_zoho_tests.sandbox.test_books import invoice, stock_of
+from kn_zoho_tests.sandbox.test_books import invoice
+from kn_zoho_tests.sandbox.test_books_invoices import stock_of
 
 
 def _outbox(sandbox: Sandbox) -> list[dict]:

@@ -32,7 +32,9 @@ from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 
 from kn_zoho.defs.record_events import raise_if_failed, raise_if_not_taken, record_events
 from kn_zoho.defs.resources import ZohoResource
+from kn_zoho.storefront import queue
 from kn_zoho.sync.errors import SetupError
+from kn_zoho.sync.reports import RecordResult, SyncReport
 from kn_zoho.sync.runner import Flow, run_flow
 from kn_zoho.zoho.factory import ZohoClients
 
@@ -78,13 +80,22 @@ def queue_asset(*, name: str, entity: str, partitions_def: DynamicPartitionsDefi
             run = context.instance.get_run_by_id(run_id)
             return None if run is None else not run.is_finished
 
+        keys, earlier = context.partition_keys, []
+        if context.retry_number > 0:  # what an earlier try synced is not synced again
+            earlier = queue.synced_in_run(engine, entity, keys, context.run.run_id)
+            done = {record.record_key for record in earlier}
+            keys = [key for key in keys if key not in done]
         # a lost database connection raises InfrastructureError: the step fails and is retried
         try:
             report = run_flow(engine, flow(clients), run_id=context.run.run_id,
-                              run_kind="dagster", keys=context.partition_keys, force=manual,
-                              is_run_alive=is_run_alive)
+                              run_kind="dagster", keys=keys, force=manual,
+                              is_run_alive=is_run_alive) if keys else SyncReport(entity)
         except SetupError as error:  # nothing was claimed; a step retry cannot fix the org
             raise Failure(description=str(error), allow_retries=False) from error
+        report.results[:0] = [RecordResult(
+            entity, record.record_key, "synced", record.operation, record.attempt,
+            record.zoho_id, None, None, {"synced_by": "an earlier try of this step"})
+            for record in earlier]
         yield from record_events(context, report, engine)
         context.log.info(
             f"{entity}: {report.count('synced')} synced, {len(report.failures)} not, "

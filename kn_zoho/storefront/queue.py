@@ -25,6 +25,7 @@ database clock) and names the whole queue API, so callers use it as one namespac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,9 +43,9 @@ from kn_zoho.storefront.outcomes import (
     release,
 )
 
-__all__ = ["BUDGET_ERROR", "DueRecord", "backoff_delay", "claim", "database_now", "defer",
-           "due_records", "finish", "finish_many", "interrupt", "release", "start",
-           "status_counts"]
+__all__ = ["BUDGET_ERROR", "DueRecord", "SyncedInRun", "backoff_delay", "claim",
+           "database_now", "defer", "due_records", "finish", "finish_many", "interrupt",
+           "release", "start", "status_counts", "synced_in_run"]
 
 
 def database_now(engine: sa.Engine) -> datetime:
@@ -83,3 +84,32 @@ def status_counts(engine: sa.Engine, entity: str | None = None) -> dict[str, int
         counts = {status: 0 for status in ("pending", "in_progress", "synced", "failed", "dead")}
         counts.update({row.status: row.n for row in rows})
         return counts
+
+
+@dataclass(frozen=True)
+class SyncedInRun:
+    """A record a run synced: its latest success in that run, as logged."""
+
+    record_key: str
+    zoho_id: str | None
+    operation: str
+    attempt: int
+
+
+def synced_in_run(engine: sa.Engine, entity: str, keys: Sequence[str], run_id: str
+                  ) -> list[SyncedInRun]:
+    """The named records still synced from an attempt of ``run_id`` (an earlier try of a
+    Dagster step): a step retry leaves them alone instead of syncing them again. One index
+    lookup a record (``zoho_sync_logs_record_idx``)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("""
+            SELECT q.record_key, q.zoho_id, l.operation, l.attempt
+              FROM integration.zoho_sync_queue q
+              JOIN LATERAL (SELECT operation, attempt, run_id FROM integration.zoho_sync_logs l
+                             WHERE l.entity = q.entity AND l.record_key = q.record_key
+                               AND l.status = 'success'
+                             ORDER BY l.id DESC LIMIT 1) l ON l.run_id = :run_id
+             WHERE q.entity = :entity AND q.record_key = ANY(:keys) AND q.status = 'synced'
+            """), {"entity": entity, "keys": list(keys), "run_id": run_id}).all()
+    return [SyncedInRun(row.record_key, row.zoho_id, row.operation, row.attempt)
+            for row in rows]

@@ -63,3 +63,49 @@ def test_a_step_retry_after_a_dropped_connection_syncs_each_record_once(
     materialized = [e.step_materialization_data.materialization.partition
                     for e in result.get_asset_materialization_events()]
     assert sorted(materialized) == keys  # one event per record, from the retry
+
+
+class _OneByOne(ContactsFlow):
+    """Each Contact upserted and recorded alone, so a try can end half done."""
+
+    records_per_attempt = 1
+
+
+contacts_one_by_one = queue_asset(
+    name="crm_contacts", entity="crm_contact", partitions_def=crm_contact_partitions,
+    flow=lambda clients: _OneByOne(clients.crm, CrmFieldConfig.from_env()),
+    resource_key="zoho_crm", product="crm", description="crm_contacts, one by one",
+    retry_policy=RetryPolicy(max_retries=1))
+
+
+def test_a_step_retry_leaves_what_its_first_try_synced_alone(
+        engine: sa.Engine, admin_engine: sa.Engine, instance: DagsterInstance,
+        resources: dict, sandbox) -> None:
+    """The first try syncs and records the first Contact, then loses its connection on the
+    second's record: the retry (a forced claim of its records) syncs the other two, not the
+    first again, and still shows one materialization per record."""
+    seed(engine, users=3, products=1, orders=0, inquiries=0, quote_requests=0)
+    with engine.connect() as conn:
+        keys = list(conn.execute(sa.text("SELECT id::text FROM users ORDER BY id")).scalars())
+    instance.add_dynamic_partitions("crm_contacts", keys)
+    tags = {SENSOR_TAG: "crm_contacts_sensor", ASSET_PARTITION_RANGE_START_TAG: keys[0],
+            ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+    with killing(ConnectionKiller(admin_engine, "UPDATE public.users", 2)) as killer:
+        result = materialize([contacts_one_by_one], instance=instance, tags=tags,
+                             resources={"zoho_crm": resources["zoho_crm"]})
+    assert killer.fired
+    assert result.success
+    assert DagsterEventType.STEP_RESTARTED in [e.event_type for e in result.all_events]
+    with engine.connect() as conn:
+        successes = conn.execute(sa.text(
+            "SELECT record_key, count(*) FROM integration.zoho_sync_logs "
+            "WHERE entity = 'crm_contact' AND status = 'success' GROUP BY 1")).all()
+    assert dict(successes) == dict.fromkeys(keys, 1)  # the first one was not synced again
+    assert len(sandbox.records("crm_contacts")) == 3
+    events = result.get_asset_materialization_events()
+    assert sorted(e.step_materialization_data.materialization.partition
+                  for e in events) == keys
+    earlier = [e.step_materialization_data.materialization for e in events
+               if "synced_by" in e.step_materialization_data.materialization.metadata]
+    assert len(earlier) == 1

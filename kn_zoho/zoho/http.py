@@ -40,7 +40,7 @@ from kn_zoho.zoho.errors import (
     ZohoTransientError,
 )
 from kn_zoho.zoho.ratelimit import LocalRateLimiter, RateLimit, RateLimiter
-from kn_zoho.zoho.replies import BOOKS, CRM, _json, _never_sent, _product, _reply
+from kn_zoho.zoho.replies import BOOKS, CRM, never_sent, parse_reply, product_of_path, reply_json
 from kn_zoho.zoho.session import ZohoSession
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ class ZohoHttp:
         per-record errors (HTTP 400 with ``data``) is returned, not raised.
         """
         method = method.upper()
-        product = _product(path)
+        product = product_of_path(path)
         url_path = path.format_map(
             {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
         )
@@ -173,7 +173,7 @@ class ZohoHttp:
                     self.tokens.invalidate(token.value)
                     continue
                 self._observe_credits(product, response)
-                return _reply(product, response, record_errors)
+                return parse_reply(product, response, record_errors)
             except ZohoBudgetSpent:
                 raise
             except ZohoError as exc:
@@ -252,7 +252,7 @@ class ZohoHttp:
         except requests.ConnectionError as exc:
             raise ZohoTransientError(
                 f"connection to {token.api_domain} failed ({type(exc).__name__})",
-                code="CONNECTION_ERROR", outcome_unknown=not _never_sent(exc),
+                code="CONNECTION_ERROR", outcome_unknown=not never_sent(exc),
             ) from None
 
     def _token_rejected(self, product: str, response: requests.Response) -> bool:
@@ -264,7 +264,7 @@ class ZohoHttp:
                 return False
         if product == BOOKS:
             return True  # Books does not tell an expired token from a missing scope
-        return _json(response).get("code") in _CRM_TOKEN_CODES
+        return reply_json(response).get("code") in _CRM_TOKEN_CODES
 
     def _retry_delay(self, error: ZohoError, attempt: int, idempotent: bool) -> float | None:
         """Seconds to wait before retrying in this call, or None to raise now."""

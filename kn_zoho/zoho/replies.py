@@ -30,7 +30,7 @@ _BOOKS_NOT_FOUND = 1002
 _BOOKS_NOT_AUTHORIZED = 57
 
 
-def _product(path: str) -> str:
+def product_of_path(path: str) -> str:
     if path.startswith("/crm/"):
         return CRM
     if path.startswith(("/books/", "/inventory/")):
@@ -40,7 +40,7 @@ def _product(path: str) -> str:
     raise ValueError(f"not a Zoho CRM or Books path: {path!r} (expected /crm/... or /books/...)")
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
+def reply_json(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -48,12 +48,12 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _reply(product: str, response: requests.Response, record_errors: bool) -> dict[str, Any]:
+def parse_reply(product: str, response: requests.Response, record_errors: bool) -> dict[str, Any]:
     """The reply body, or the typed error it stands for."""
     status = response.status_code
     if status == 204:
         return {}
-    body = _json(response)
+    body = reply_json(response)
     if 200 <= status < 300:
         if not body and response.content.strip():
             raise ZohoTransientError(
@@ -150,7 +150,7 @@ def _retry_after(header: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
+def never_sent(exc: requests.ConnectionError) -> bool:
     """True when the connection failed before the request left (safe to send again)."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, NewConnectionError)

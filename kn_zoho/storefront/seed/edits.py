@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.mapping.states import BY_CODE
-from kn_zoho.storefront.seed.identity import _mobile, make_gstin, random_pan
+from kn_zoho.storefront.seed.identity import make_gstin, random_mobile, random_pan
 
 # States a customer moves to (GST registrations there), cycled through.
 MOVE_TO = ("MH", "TN", "TS", "GJ", "DL", "KA")
@@ -75,7 +75,7 @@ def _profile_edits(conn: sa.Connection, rng: random.Random, count: int) -> list[
             changes, kind = {"gstin": gstin, "billing_state": state.code,
                              "shipping_state": state.code}, "gstin"
         elif index % 2 == 0:
-            changes, kind = {"phone": _mobile(rng)}, "phone"
+            changes, kind = {"phone": random_mobile(rng)}, "phone"
         else:
             options = [code for code in MOVE_TO if code != user["billing_state"]]
             changes, kind = {"billing_state": rng.choice(options)}, "billing_state"

@@ -15,12 +15,12 @@ from typing import Any
 
 from kn_zoho.mapping.states import BY_CODE
 from kn_zoho.storefront.seed.identity import (
-    _business,
-    _email,
-    _landline,
-    _mobile,
-    _person,
     make_gstin,
+    random_business,
+    random_landline,
+    random_mobile,
+    random_person,
+    unique_email,
 )
 from kn_zoho.storefront.seed.reference import (
     CATALOGUE,
@@ -111,26 +111,26 @@ def _users(rng: random.Random, count: int) -> list[Row]:
         region = REGION_OF_STATE.get(billing_state, "hindi")
         if rng.random() < 0.12:  # people move: a Tamil name in Pune is ordinary
             region = rng.choice(list(NAMES))
-        person = _person(rng, region)
+        person = random_person(rng, region)
         shipping_state = (billing_state if rng.random() < 0.92
                           else _weighted(rng, STATE_WEIGHTS))
         b2b = rng.random() < 0.25
         company = gstin = None
         domain = _weighted(rng, FREE_MAIL)
-        phone: str | None = _mobile(rng) if rng.random() < 0.92 else None
+        phone: str | None = random_mobile(rng) if rng.random() < 0.92 else None
         if b2b:
-            business = _business(rng, person)
+            business = random_business(rng, person)
             company = business.name
             registration = rng.choices("123", weights=(85, 10, 5))[0]
             gstin = make_gstin(BY_CODE[billing_state].gst_number, business.pan, registration)
             if rng.random() < 0.6:  # the business's own domain rather than a free mailbox
                 domain = business.brand + rng.choice((".in", ".com", ".co.in"))
             if billing_state in CITY_STD_CODE and rng.random() < 0.3:
-                phone = _landline(rng, CITY_STD_CODE[billing_state])
+                phone = random_landline(rng, CITY_STD_CODE[billing_state])
         created_at = _moment(rng, CALENDAR_START + timedelta(days=1),
                              CALENDAR_START + timedelta(days=330))
         rows.append({
-            "id": user_id, "email": _email(rng, person, domain, taken),
+            "id": user_id, "email": unique_email(rng, person, domain, taken),
             "full_name": person.display, "phone": phone, "company": company, "gstin": gstin,
             "customer_type": "b2b" if b2b else "b2c", "billing_state": billing_state,
             "shipping_state": shipping_state, "created_at": created_at,
@@ -231,14 +231,14 @@ def _inquiries(rng: random.Random, count: int, products: list[Row]) -> list[Row]
     taken: set[str] = set()
     for _ in range(count):
         state = _weighted(rng, STATE_WEIGHTS)
-        person = _person(rng, REGION_OF_STATE.get(state, "hindi"))
-        company = _business(rng, person).name if rng.random() < 0.35 else None
+        person = random_person(rng, REGION_OF_STATE.get(state, "hindi"))
+        company = random_business(rng, person).name if rng.random() < 0.35 else None
         subject, template = rng.choice(INQUIRY_TOPICS)
         product = rng.choice(products)["name"] if products else "your bio-fertilisers"
         rows.append({
             "id": _uuid(rng), "name": person.display,
-            "email": _email(rng, person, _weighted(rng, FREE_MAIL), taken),
-            "phone": _mobile(rng) if rng.random() < 0.75 else None, "company": company,
+            "email": unique_email(rng, person, _weighted(rng, FREE_MAIL), taken),
+            "phone": random_mobile(rng) if rng.random() < 0.75 else None, "company": company,
             "subject": subject,
             "message": template.format(product=product, crop=rng.choice(CROPS),
                                        qty=rng.choice((50, 100, 200, 500))),

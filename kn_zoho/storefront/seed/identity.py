@@ -53,7 +53,7 @@ def random_pan(rng: random.Random, holder_type: str = "C", name: str = "") -> st
 
 # --- People and businesses -------------------------------------------------------------------
 
-def _person(rng: random.Random, region: str) -> Person:
+def random_person(rng: random.Random, region: str) -> Person:
     if region in NATIVE_NAMES and rng.random() < 0.03:
         return rng.choice(NATIVE_NAMES[region])
     names = NAMES[region]
@@ -71,7 +71,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def _email(rng: random.Random, person: Person, domain: str, taken: set[str]) -> str:
+def unique_email(rng: random.Random, person: Person, domain: str, taken: set[str]) -> str:
     first, last = _slug(person.first), _slug(person.last or "")
     year = rng.randint(70, 105) % 100
     if last:
@@ -88,7 +88,7 @@ def _email(rng: random.Random, person: Person, domain: str, taken: set[str]) -> 
     return email
 
 
-def _mobile(rng: random.Random) -> str:
+def random_mobile(rng: random.Random) -> str:
     """An Indian mobile number as people type it: with or without +91, 0, spaces, dashes."""
     number = rng.choices("9876", weights=(50, 25, 18, 7))[0] + "".join(
         rng.choice("0123456789") for _ in range(9))
@@ -98,19 +98,19 @@ def _mobile(rng: random.Random) -> str:
         weights=(25, 8, 10, 20, 20, 12, 5))[0]
 
 
-def _landline(rng: random.Random, std_code: str) -> str:
+def random_landline(rng: random.Random, std_code: str) -> str:
     number = rng.choice("246") + "".join(rng.choice("0123456789") for _ in range(7))
     return rng.choice((f"0{std_code} {number[:4]} {number[4:]}", f"0{std_code}-{number}",
                        f"+91 {std_code} {number}"))
 
 
-class _Business(NamedTuple):
+class Business(NamedTuple):
     name: str
     pan: str
     brand: str  # what its web domain would be called
 
 
-def _business(rng: random.Random, person: Person) -> _Business:
+def random_business(rng: random.Random, person: Person) -> Business:
     """A trade name and the PAN of the business behind it."""
     suffix, holder_type = rng.choices([(s, t) for s, t, _ in COMPANY_FORMS],
                                       weights=[w for _, _, w in COMPANY_FORMS])[0]
@@ -120,4 +120,4 @@ def _business(rng: random.Random, person: Person) -> _Business:
     # A proprietor's PAN carries their own surname initial; an entity's its name's initial.
     initial_of = (person.last or person.first) if holder_type == "P" else name
     brand = _slug(prefix + (trade or "fpo"))
-    return _Business(name, random_pan(rng, holder_type, initial_of), brand)
+    return Business(name, random_pan(rng, holder_type, initial_of), brand)

@@ -4,8 +4,10 @@ percentiles. Scripts run as ``python benchmarks/<name>.py`` (this folder is on s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -83,3 +85,15 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything it started: a
+    daemon's code server outlives a daemon stopped alone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

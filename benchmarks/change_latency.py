@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,16 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from _common import BIN, ROOT, fresh_database, kn_zoho, percentile, use_sandbox, wait_until
+from _common import (
+    BIN,
+    ROOT,
+    fresh_database,
+    kn_zoho,
+    percentile,
+    stop_process_group,
+    use_sandbox,
+    wait_until,
+)
 
 from kn_zoho.sandbox.config import SandboxConfig
 from kn_zoho.sandbox.server import start_sandbox
@@ -93,8 +100,7 @@ def main() -> int:
                     lambda email=email, digits=digits: crm_phone(email) == digits, limit=300))
                 print(f"user edit -> CRM Contact {latencies[-1]:.1f} s", flush=True)
         finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            daemon.wait(60)
+            stop_process_group(daemon, 60)
     shutil.rmtree(home, ignore_errors=True)
     figures = {"p50": round(statistics.median(latencies), 1),
                "p95": round(percentile(latencies, 0.95), 1),

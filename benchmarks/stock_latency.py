@@ -31,7 +31,16 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from _common import BIN, ROOT, fresh_database, kn_zoho, percentile, use_sandbox, wait_until
+from _common import (
+    BIN,
+    ROOT,
+    fresh_database,
+    kn_zoho,
+    percentile,
+    stop_process_group,
+    use_sandbox,
+    wait_until,
+)
 
 from kn_zoho.sandbox.config import SandboxConfig
 from kn_zoho.sandbox.server import start_sandbox
@@ -78,7 +87,7 @@ def main() -> int:
             skus = sorted(conn.execute(sa.text("SELECT sku FROM public.products")).scalars())
         processes.append(subprocess.Popen(  # noqa: S603
             [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         port = None
         if options.webhooks:
             with socket.socket() as probe:
@@ -87,7 +96,7 @@ def main() -> int:
             processes.append(subprocess.Popen(  # noqa: S603
                 [str(BIN / "kn-zoho"), "webhooks", "serve", "--port", str(port),
                  "--debounce-seconds", "2"], stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL))
+                stderr=subprocess.DEVNULL, start_new_session=True))
         if port:  # Books' workflow rules: the sandbox posts to the receiver after each change
             session.post(f"{sandbox.base_url}/__sandbox/webhooks", timeout=10, json={
                 "url": f"http://127.0.0.1:{port}/webhooks/books", "secret": SECRET})
@@ -113,8 +122,7 @@ def main() -> int:
                       f"Books->storefront {to_storefront[-1]:.1f} s", flush=True)
         finally:
             for process in processes:
-                process.terminate()
-                process.wait(30)
+                stop_process_group(process)
     shutil.rmtree(home, ignore_errors=True)
     figures = {direction: {"p50": round(statistics.median(values), 1),
                            "p95": round(percentile(values, 0.95), 1),

@@ -27,15 +27,21 @@ contacts_retried_at_once = queue_asset(
     retry_policy=RetryPolicy(max_retries=1))
 
 
-def test_a_step_retry_after_a_dropped_connection_syncs_each_record_once(
-        engine: sa.Engine, admin_engine: sa.Engine, instance: DagsterInstance,
-        resources: dict, sandbox) -> None:
+def _three_users_in_a_sensor_run(engine: sa.Engine, instance: DagsterInstance
+                                 ) -> tuple[list[str], dict[str, str]]:
+    """Three users, their partitions, and the tags of a sensor-launched run over them."""
     seed(engine, users=3, products=1, orders=0, inquiries=0, quote_requests=0)
     with engine.connect() as conn:
         keys = list(conn.execute(sa.text("SELECT id::text FROM users ORDER BY id")).scalars())
     instance.add_dynamic_partitions("crm_contacts", keys)
-    tags = {SENSOR_TAG: "crm_contacts_sensor", ASSET_PARTITION_RANGE_START_TAG: keys[0],
-            ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    return keys, {SENSOR_TAG: "crm_contacts_sensor", ASSET_PARTITION_RANGE_START_TAG: keys[0],
+                  ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+
+def test_a_step_retry_after_a_dropped_connection_syncs_each_record_once(
+        engine: sa.Engine, admin_engine: sa.Engine, instance: DagsterInstance,
+        resources: dict, sandbox) -> None:
+    keys, tags = _three_users_in_a_sensor_run(engine, instance)
 
     # Zoho has the Contacts; the connection writing their ids back is dropped
     with killing(ConnectionKiller(admin_engine, "UPDATE public.users", 1)) as killer:
@@ -84,12 +90,7 @@ def test_a_step_retry_leaves_what_its_first_try_synced_alone(
     """The first try syncs and records the first Contact, then loses its connection on the
     second's record: the retry (a forced claim of its records) syncs the other two, not the
     first again, and still shows one materialization per record."""
-    seed(engine, users=3, products=1, orders=0, inquiries=0, quote_requests=0)
-    with engine.connect() as conn:
-        keys = list(conn.execute(sa.text("SELECT id::text FROM users ORDER BY id")).scalars())
-    instance.add_dynamic_partitions("crm_contacts", keys)
-    tags = {SENSOR_TAG: "crm_contacts_sensor", ASSET_PARTITION_RANGE_START_TAG: keys[0],
-            ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    keys, tags = _three_users_in_a_sensor_run(engine, instance)
 
     with killing(ConnectionKiller(admin_engine, "UPDATE public.users", 2)) as killer:
         result = materialize([contacts_one_by_one], instance=instance, tags=tags,

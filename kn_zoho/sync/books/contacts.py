@@ -27,6 +27,7 @@ from kn_zoho.mapping.books_edits import ContactUpdate, contact_update_from_user,
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.books.common import (
+    RECORD_WITHIN_SECONDS,
     Refused,
     Row,
     _attempt_of,
@@ -50,7 +51,7 @@ class ContactUpdatesFlow:
 
     entity = "books_contact"
     records_per_attempt = 1  # calls per record: each started alone, right before its calls
-    record_within_seconds = 0.1  # fast attempts' outcomes recorded together (see the runner)
+    record_within_seconds = RECORD_WITHIN_SECONDS
 
     def __init__(self, books: BooksClient) -> None:
         self.books = books

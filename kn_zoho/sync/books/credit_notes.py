@@ -27,6 +27,7 @@ from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
+    RECORD_WITHIN_SECONDS,
     Refused,
     Row,
     _amount,
@@ -59,7 +60,7 @@ class CreditNotesFlow:
 
     entity = "books_credit_note"
     records_per_attempt = 1  # calls per record: each started alone, right before its calls
-    record_within_seconds = 0.1  # fast attempts' outcomes recorded together (see the runner)
+    record_within_seconds = RECORD_WITHIN_SECONDS
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
                  seller_state: str | None = None, refund_account_id: str | None = None) -> None:

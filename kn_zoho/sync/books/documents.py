@@ -15,6 +15,7 @@ from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
+    RECORD_WITHIN_SECONDS,
     Refused,
     Row,
     _amount,
@@ -82,8 +83,7 @@ class _DocumentFlow:
     line_table: str       # ... and of their lines
     line_key: str         # the lines' column pointing at the document
     records_per_attempt = 1  # calls per record: each started alone, right before its calls
-    # fast attempts' outcomes are recorded together, none waiting over 0.1 s (see the runner)
-    record_within_seconds = 0.1
+    record_within_seconds = RECORD_WITHIN_SECONDS
 
     def prepare(self, engine: sa.Engine, claims: Sequence[Claim]) -> None:
         """Read the whole claimed batch at once: six queries a batch, not six a record. A

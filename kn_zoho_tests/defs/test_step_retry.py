@@ -5,7 +5,14 @@ step fails, Dagster retries it, and the retry syncs every record of the run exac
 from __future__ import annotations
 
 import sqlalchemy as sa
-from dagster import DagsterEventType, DagsterInstance, RetryPolicy, materialize
+from dagster import (
+    AssetsDefinition,
+    DagsterEventType,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    RetryPolicy,
+    materialize,
+)
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -38,20 +45,30 @@ def _three_users_in_a_sensor_run(engine: sa.Engine, instance: DagsterInstance
                   ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
 
 
+def _retried_after_a_dropped_users_write(asset: AssetsDefinition, nth: int,
+                                         admin_engine: sa.Engine, instance: DagsterInstance,
+                                         tags: dict[str, str], resources: dict
+                                         ) -> ExecuteInProcessResult:
+    """Materialize ``asset`` while the connection of the ``nth`` write to users is dropped:
+    the step fails, Dagster restarts it, and the run ends green."""
+    with killing(ConnectionKiller(admin_engine, "UPDATE public.users", nth)) as killer:
+        result = materialize([asset], instance=instance, tags=tags,
+                             resources={"zoho_crm": resources["zoho_crm"]})
+    assert killer.fired
+    assert result.success
+    assert DagsterEventType.STEP_RESTARTED in [e.event_type for e in result.all_events]
+    return result
+
+
 def test_a_step_retry_after_a_dropped_connection_syncs_each_record_once(
         engine: sa.Engine, admin_engine: sa.Engine, instance: DagsterInstance,
         resources: dict, sandbox) -> None:
     keys, tags = _three_users_in_a_sensor_run(engine, instance)
 
     # Zoho has the Contacts; the connection writing their ids back is dropped
-    with killing(ConnectionKiller(admin_engine, "UPDATE public.users", 1)) as killer:
-        result = materialize([contacts_retried_at_once], instance=instance, tags=tags,
-                             resources={"zoho_crm": resources["zoho_crm"]})
-    assert killer.fired
-    assert result.success
-    events = [e.event_type for e in result.all_events]
-    assert DagsterEventType.STEP_UP_FOR_RETRY in events
-    assert DagsterEventType.STEP_RESTARTED in events
+    result = _retried_after_a_dropped_users_write(
+        contacts_retried_at_once, 1, admin_engine, instance, tags, resources)
+    assert DagsterEventType.STEP_UP_FOR_RETRY in [e.event_type for e in result.all_events]
 
     contacts = sandbox.records("crm_contacts")
     assert len(contacts) == 3  # the retry upserted onto the Contacts the first try made
@@ -92,12 +109,8 @@ def test_a_step_retry_leaves_what_its_first_try_synced_alone(
     first again, and still shows one materialization per record."""
     keys, tags = _three_users_in_a_sensor_run(engine, instance)
 
-    with killing(ConnectionKiller(admin_engine, "UPDATE public.users", 2)) as killer:
-        result = materialize([contacts_one_by_one], instance=instance, tags=tags,
-                             resources={"zoho_crm": resources["zoho_crm"]})
-    assert killer.fired
-    assert result.success
-    assert DagsterEventType.STEP_RESTARTED in [e.event_type for e in result.all_events]
+    result = _retried_after_a_dropped_users_write(
+        contacts_one_by_one, 2, admin_engine, instance, tags, resources)
     with engine.connect() as conn:
         successes = conn.execute(sa.text(
             "SELECT record_key, count(*) FROM integration.zoho_sync_logs "

@@ -195,8 +195,10 @@ def test_a_run_killed_at_the_create_leaves_a_record_the_pull_settles_by_number(
                              "- interval '1 second' WHERE status = 'in_progress'"))
     report = run_flow(engine, InvoicesFlow(books), retry_base=0)
     [result] = report.results
-    assert result.operation == ("invoice:found+payment:create" if after_books_stored
-                                else "invoice:create+invoice:emailed+payment:create")
+    # without the invoice, the customer is needed: the killed run's link went with its
+    # unrecorded outcome, so the contact it created is found by email (never made twice)
+    assert result.operation == ("invoice:found+payment:create" if after_books_stored else
+                                "customer:link+invoice:create+invoice:emailed+payment:create")
     assert books_sandbox.calls()[STATUS_SENT] == 0
     _assert_once_each(engine, books_sandbox)
     cycle(engine, books_clients)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import ContactUpdatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
+from kn_zoho.zoho.errors import ZohoError
 from kn_zoho.zoho.factory import ZohoClients
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.storefront_rows import execute, order, product, user
@@ -179,3 +180,70 @@ def test_contact_updates_needing_no_call_are_started_and_recorded_together(
     assert (len(starts), len(records)) == (2, 2), statements
     reads = [s for s in statements if s.startswith("SELECT * FROM public.users")]
     assert len(reads) == 1, statements  # the batch's users, read once
+
+
+def _new_customers_orders(engine: sa.Engine, books_clients: ZohoClients, count: int
+                          ) -> list[str]:
+    """``count`` users Books does not know yet, a paid order each; the item is in Books."""
+    item = product(engine, "NEEM-1L")
+    users = [user(engine, f"grower{n}@example.in", f"Grower {n} Naidu") for n in range(count)]
+    for number, user_id in enumerate(users, start=1):
+        order(engine, f"KN-{number}", user_id, item)
+    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    return users
+
+
+def _linking(statements: list[str]) -> tuple[int, int, int]:
+    """(user-row locks, user links, contact-update digests) among ``statements``."""
+    flat = [" ".join(s.split()) for s in statements]
+    return (sum(s.startswith("SELECT 1 FROM public.users") for s in flat),
+            sum(s.startswith("UPDATE public.users SET zoho_books_id") for s in flat),
+            sum("SET payload_hash" in s for s in flat))
+
+
+def test_new_customers_recorded_together_are_linked_in_one_statement(
+        engine: sa.Engine, books_sandbox, books_clients: ZohoClients) -> None:
+    """Four new customers' links (and the digests that spare their contact updates a call)
+    are written with the group's outcomes, one statement per table, not two per customer."""
+    users = _new_customers_orders(engine, books_clients, 4)
+    flow = InvoicesFlow(books_clients.books)
+    flow.record_within_seconds = 60.0
+    with _Meter(engine) as meter:
+        report = run_flow(engine, flow, retry_base=0)
+    assert report.count("synced") == 4, report.failures
+    assert {r.operation.split("+")[0] for r in report.results} == {"customer:create"}
+    assert _linking([s for c in meter.check_outs for s in c.statements]) == (1, 1, 1)
+    with engine.connect() as conn:
+        linked = conn.execute(sa.text(
+            "SELECT count(*) FROM users WHERE zoho_books_id IS NOT NULL")).scalar_one()
+    assert linked == 4
+    before = books_sandbox.calls()
+    report = run_flow(engine, ContactUpdatesFlow(books_clients.books), retry_base=0)
+    assert {r.record_key: r.operation for r in report.results} == dict.fromkeys(
+        users, "unchanged")
+    assert books_sandbox.calls() - before == {}
+
+
+def test_a_customer_created_for_an_order_that_then_fails_is_linked_all_the_same(
+        engine: sa.Engine, books_sandbox, books_clients: ZohoClients,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link goes with the outcome, whatever it is: the contact made for an order whose
+    invoice Books refused is the user's, and the order's retry neither looks for it nor
+    makes another."""
+    [user_id] = _new_customers_orders(engine, books_clients, 1)
+    books = books_clients.books
+    with monkeypatch.context() as patch:
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise ZohoError("Invoice refused", code=4, http_status=400)
+        patch.setattr(books, "create_invoice", refuse)
+        [failed] = run_flow(engine, InvoicesFlow(books), retry_base=0).results
+    assert (failed.status, failed.operation) == ("failed", "customer:create"), failed
+    [contact] = books_sandbox.records("books_contacts")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT zoho_books_id FROM users WHERE id = :id"),
+                            {"id": user_id}).scalar_one() == contact["contact_id"]
+    # refused for good: the admin's manual retry
+    [synced] = run_flow(engine, InvoicesFlow(books), keys=[failed.record_key], force=True,
+                        retry_base=0).results
+    assert synced.status == "synced" and not synced.operation.startswith("customer:"), synced
+    assert len(books_sandbox.records("books_contacts")) == 1

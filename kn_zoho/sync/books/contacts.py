@@ -162,22 +162,49 @@ def _users(engine: sa.Engine, claims: Sequence[Claim]) -> dict[Any, Row]:
             [claim.record_id for claim in claims])}
 
 
-def link_customer(engine: sa.Engine, user: Row, customer_id: str, how: str) -> None:
-    """Store the user's Books contact id and, when we just created that contact from this very
-    row, the hash of what it holds: the contact update the link enqueues then costs no call
-    unless the user changed in between. A contact found in Books (``link``, ``adopt``) holds
-    whatever it holds, so its first update brings it in line. Two statements in autocommit,
-    no transaction: should the hash not be stored, the update merely makes its call."""
-    digest = contact_update_from_user(user).digest if how == "create" else None
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+class CustomerLinks:
+    """New customers' Books contact ids, written with the outcomes of the attempts that found
+    or made them (one statement per storefront table per group, not two per customer).
+
+    The user row in memory is linked at once, so the run's next document of the same user
+    needs no lookup. Should the run die before its record, the next attempt finds the contact
+    by email (one search) and links it then: a crash costs a call, never a duplicate. When the
+    contact was just created from this very row, the hash of what it holds goes on the contact
+    update the link enqueues, so that update costs no call unless the user changed since. A
+    contact found in Books (``link``, ``adopt``) holds whatever it holds, so its first update
+    brings it in line.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[Any, str] = {}
+        self._digests: dict[str, str] = {}
+
+    def add(self, user: Row, customer_id: str, how: str) -> None:
+        user["zoho_books_id"] = customer_id
+        self._ids[user["id"]] = customer_id
+        if how == "create":
+            self._digests[str(user["id"])] = contact_update_from_user(user).digest
+
+    def write(self, conn: sa.Connection) -> None:
+        """Inside the record's transaction: the users' rows are locked in id order first, so
+        two runs linking some of the same users never wait on each other in a cycle."""
+        ids, digests = self._ids, self._digests
+        self._ids, self._digests = {}, {}
+        if not ids:
+            return
+        users = sorted(ids, key=str)
         conn.execute(sa.text(
-            "UPDATE public.users SET zoho_books_id = :zid "
-            "WHERE id = :id AND zoho_books_id IS DISTINCT FROM :zid"),
-            {"zid": customer_id, "id": user["id"]})
-        if digest is not None:
+            "SELECT 1 FROM public.users WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+            {"ids": users})
+        # the trigger enqueues each linked user's contact update (``books_contact``)
+        conn.execute(sa.text(
+            "UPDATE public.users SET zoho_books_id = v.zoho_id "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:zoho_ids AS text[])) AS v(id, zoho_id) "
+            "WHERE users.id = v.id AND users.zoho_books_id IS DISTINCT FROM v.zoho_id"),
+            {"ids": users, "zoho_ids": [ids[user] for user in users]})
+        if digests:
             conn.execute(sa.text(
-                "UPDATE integration.zoho_sync_queue SET payload_hash = :digest "
-                "WHERE entity = 'books_contact' AND record_key = :key"),
-                {"digest": digest, "key": str(user["id"])})
-    user["zoho_books_id"] = customer_id
+                "UPDATE integration.zoho_sync_queue AS q SET payload_hash = v.digest "
+                "FROM unnest(CAST(:keys AS text[]), CAST(:digests AS text[])) AS v(key, digest) "
+                "WHERE q.entity = 'books_contact' AND q.record_key = v.key"),
+                {"keys": list(digests), "digests": list(digests.values())})

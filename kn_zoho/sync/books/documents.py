@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from kn_zoho.mapping.books import TaxTable
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
+from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     RECORD_WITHIN_SECONDS,
@@ -32,7 +33,7 @@ from kn_zoho.sync.books.common import (
     reading,
     refused_for_good,
 )
-from kn_zoho.sync.books.contacts import link_customer
+from kn_zoho.sync.books.contacts import CustomerLinks
 from kn_zoho.sync.books.items import activate_for_document
 from kn_zoho.sync.twins import check_sku, key_owners, shared_ignoring_case
 from kn_zoho.zoho.books import BooksClient
@@ -141,9 +142,16 @@ class _DocumentFlow:
         self.seller_state = seller_state or organization_state()
         self._shared_emails: set[str] = set()
         self._batch: _Batch | None = None
+        self._links = CustomerLinks()  # written with the outcomes (:meth:`write_back`)
 
     def api_calls(self) -> int:
         return books_api_calls(self.books)
+
+    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
+        """The customers linked since the last record (whatever the outcomes), then the
+        documents' Books ids."""
+        self._links.write(conn)
+        store_zoho_ids(conn, self.table, "zoho_books_id", done)
 
     def _ensure_parties(self, engine: sa.Engine, user: Row, lines: Sequence[Row],
                         products: Mapping[Any, Row], progress: _Progress
@@ -154,7 +162,7 @@ class _DocumentFlow:
         if not customer_id:
             shared = str(user.get("email") or "").strip().lower() in self._shared_emails
             customer_id, how = self.catalog.customer(user, exact_email=shared)
-            link_customer(engine, user, customer_id, how)
+            self._links.add(user, customer_id, how)
             progress.steps.append(f"customer:{how}")
         item_ids: dict[str, str] = {}
         for line in lines:

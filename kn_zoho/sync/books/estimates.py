@@ -32,7 +32,6 @@ from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.crm import payload_hash
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
-from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.common import (
     Refused,
     Row,
@@ -200,9 +199,6 @@ class EstimatesFlow(_DocumentFlow):
                 ) -> dict[str, Outcome]:
         self._force = force
         return super().attempt(engine, claims, force=force)
-
-    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
-        store_zoho_ids(conn, "b2b_quotes", "zoho_books_id", done)
 
 
 def _expiry_day(quote: Row) -> str:

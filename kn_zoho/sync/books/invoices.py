@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from kn_zoho.mapping.books import TaxTable, invoice_from_order, payment_from_order
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
-from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     INVOICED_STATUSES,
@@ -232,6 +231,3 @@ class InvoicesFlow(_DocumentFlow):
         found = self.books.find_customer_payment_by_reference_number(reference)
         # None: settled in Books by a payment someone entered there; never pay twice
         progress.steps.append("payment:adopt" if found else "payment:settled-in-books")
-
-    def write_back(self, conn: sa.Connection, done: Sequence[tuple[Claim, Outcome]]) -> None:
-        store_zoho_ids(conn, "orders", "zoho_books_id", done)

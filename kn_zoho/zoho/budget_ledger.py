@@ -1,7 +1,7 @@
 """The call ledger in Postgres, ``integration.zoho_call_budgets``, shared by every process.
 
 One row per product and account, with the window's reset time and the calls used. A process
-reserves calls in small blocks (one short transaction per block of ten calls, none per call) and
+reserves calls in small blocks (one statement per block of ten calls, none per call) and
 gives back what it did not use when it closes. What it counts against (allowances, priority
 marks, the probe after Zoho says "spent" early) is :mod:`kn_zoho.zoho.budget`; what the ledger
 says now (pauses, figures) is read by :mod:`kn_zoho.zoho.budget_status`.
@@ -37,20 +37,44 @@ class _Block:
         return self.end - self.next + 1
 
 
-# The row is created on first use and locked in one statement (ON CONFLICT DO UPDATE locks it).
-_ENSURE_AND_LOCK = sa.text(
-    "INSERT INTO integration.zoho_call_budgets AS b"
+# One statement reserves a block: it locks the row, rolls an expired window over, gives back
+# the unused calls of this process's previous block of the same window, counts what Zoho
+# reported used, and takes up to ``block`` calls below ``limit`` (near the mark blocks shrink
+# to a quarter of what is left, so calls another process holds unused there are few). It
+# returns the count it started from and the calls granted; fewer than ``cost`` means spent.
+_RESERVE = sa.text("""
+WITH current AS (
+    SELECT used, resets_at, resets_at <= now() AS expired
+      FROM integration.zoho_call_budgets
+     WHERE product = :product AND account = :account
+       FOR UPDATE),
+base AS (
+    SELECT expired, greatest(CASE WHEN expired THEN 0
+                                  WHEN resets_at = CAST(:old_resets_at AS timestamptz)
+                                  THEN greatest(used - :old_left, 0)
+                                  ELSE used END, :reported) AS used
+      FROM current),
+granted AS (
+    SELECT expired, used, least(greatest(:cost, least(:block * :cost, (:limit - used) / 4)),
+                                :limit - used) AS calls
+      FROM base)
+UPDATE integration.zoho_call_budgets AS b
+   SET used = g.used + CASE WHEN g.calls >= :cost THEN g.calls ELSE 0 END,
+       allowance = :allowance,
+       window_started_at = CASE WHEN g.expired THEN now() ELSE b.window_started_at END,
+       resets_at = CASE WHEN g.expired THEN now() + make_interval(secs => :window)
+                        ELSE b.resets_at END,
+       refused_at = CASE WHEN g.expired THEN NULL ELSE b.refused_at END,
+       updated_at = now()
+  FROM granted AS g
+ WHERE b.product = :product AND b.account = :account
+RETURNING g.used, g.calls, b.resets_at""")
+# The row of a product and account, on their first reservation ever.
+_CREATE = sa.text(
+    "INSERT INTO integration.zoho_call_budgets"
     " (product, account, allowance, window_started_at, resets_at)"
     " VALUES (:product, :account, :allowance, now(), now() + make_interval(secs => :window))"
-    " ON CONFLICT (product, account) DO UPDATE SET updated_at = b.updated_at"
-    " RETURNING b.used, b.resets_at, b.resets_at <= now() AS expired")
-_ROLL = sa.text(
-    "UPDATE integration.zoho_call_budgets SET window_started_at = now(), used = 0,"
-    " resets_at = now() + make_interval(secs => :window), refused_at = NULL, updated_at = now()"
-    " WHERE product = :product AND account = :account RETURNING resets_at")
-_SET_USED = sa.text(
-    "UPDATE integration.zoho_call_budgets SET used = :used, allowance = :allowance,"
-    " updated_at = now() WHERE product = :product AND account = :account")
+    " ON CONFLICT (product, account) DO NOTHING")
 _GIVE_BACK = sa.text(
     "UPDATE integration.zoho_call_budgets SET used = greatest(used - :n, 0), updated_at = now()"
     " WHERE product = :product AND account = :account AND resets_at = :resets_at")
@@ -95,27 +119,23 @@ class PostgresCallBudget:
         allowance = self.settings.allowance(product)
         old = self._blocks.pop(key, None)
         params = {"product": product, "account": account, "allowance": allowance,
-                  "window": self.settings.window_seconds}
-        with self._engine.begin() as conn:
+                  "window": self.settings.window_seconds, "cost": cost,
+                  "block": self.settings.block,
+                  "limit": self.settings.limit(product, allowance, priority),
+                  "reported": self._reported_used.pop(key, 0),
+                  "old_resets_at": old.resets_at if old is not None else None,
+                  "old_left": old.left if old is not None else 0}
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             self.statements += 1
-            row = conn.execute(_ENSURE_AND_LOCK, params).one()
-            used, resets_at = row.used, row.resets_at
-            if row.expired:
-                used, resets_at = 0, conn.execute(_ROLL, params).scalar_one()
-            elif old is not None and old.resets_at == resets_at:
-                used = max(0, used - old.left)  # the old block's unused calls go back
-            used = max(used, self._reported_used.pop(key, 0))
-            limit = self.settings.limit(product, allowance, priority)
-            # ``block`` calls of this cost (a CRM upsert of 100 costs 10 credits); near the mark
-            # blocks shrink, so calls another process holds unused there are few
-            grant = min(max(cost, min(self.settings.block * cost, (limit - used) // 4)),
-                        limit - used)
-            if grant >= cost:
-                self._blocks[key] = _Block(resets_at, allowance, used + cost + 1, used + grant)
-                used += grant
-            conn.execute(_SET_USED, {**params, "used": used})
-        if grant < cost:
-            raise ZohoBudgetSpent(product, resets_at)
+            row = conn.execute(_RESERVE, params).one_or_none()
+            if row is None:  # first use: create the row, then reserve
+                conn.execute(_CREATE, params)
+                row = conn.execute(_RESERVE, params).one()
+        if row.calls < cost:
+            raise ZohoBudgetSpent(product, row.resets_at)
+        self._blocks[key] = _Block(row.resets_at, allowance, row.used + cost + 1,
+                                   row.used + row.calls)
 
     def refused(self, product: str, account: str) -> None:
         with self._lock:

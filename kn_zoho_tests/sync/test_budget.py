@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -117,6 +118,34 @@ def test_priorities_stop_at_their_marks_and_share_one_count(engine: sa.Engine) -
         [state] = budget_states(engine)
         assert state.used == mark, priority
     assert taken == {Priority.CATALOG: 60, Priority.SALES: 30, Priority.STOCK: 10}
+
+
+def test_processes_reserving_at_once_never_pass_the_mark_between_them(
+        engine: sa.Engine) -> None:
+    """Four processes (threads, each its own ledger client) racing for blocks: the row lock
+    of each one-statement reservation makes them take the allowance exactly, no call twice."""
+    settings = BudgetSettings(books_daily_calls=1000, window_seconds=3600, block=7)
+    taken = Counter()
+
+    def spend(worker: int) -> None:
+        budget = PostgresCallBudget(engine, settings)
+        with spending(Priority.STOCK):
+            while True:
+                try:
+                    budget.take(BOOKS, ORG, 1)
+                except ZohoBudgetSpent:
+                    break
+                taken[worker] += 1
+        budget.close()
+
+    workers = [threading.Thread(target=spend, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert sum(taken.values()) == 1000 and len(taken) == 4, taken
+    [state] = budget_states(engine)
+    assert state.used == 1000
 
 
 def test_calls_are_counted_in_blocks_not_one_statement_each(engine: sa.Engine) -> None:

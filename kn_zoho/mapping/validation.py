@@ -8,6 +8,7 @@ permanent failure with a message the admin can act on.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -94,15 +95,23 @@ def email(value: Any, record: str, field: str = "email") -> str:
     raw = text(value)
     if raw is None:
         raise MappingError(record, field, "email address is missing")
+    normalized, problem = _checked_email(raw)
+    if problem is not None:
+        raise MappingError(record, field, problem)
+    return normalized
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_email(raw: str) -> tuple[str, str | None]:
+    """(normalized address, None) or ("", why not): a pure function of the text, kept, since
+    a sync maps the same user several times (customer, contact digest, contact update)."""
     try:
         result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
-        reason = f"{shown(raw)} is not a valid email address: {error}"
-        raise MappingError(record, field, reason) from None
+        return "", f"{shown(raw)} is not a valid email address: {error}"
     if len(result.normalized) > EMAIL_MAX:
-        raise MappingError(record, field,
-                           f"{shown(raw)} is longer than Zoho's {EMAIL_MAX} characters")
-    return result.normalized
+        return "", f"{shown(raw)} is longer than Zoho's {EMAIL_MAX} characters"
+    return result.normalized, None
 
 
 def phone(value: Any, record: str, field: str = "phone") -> str | None:
@@ -117,12 +126,21 @@ def phone(value: Any, record: str, field: str = "phone") -> str | None:
     if _PHONE_LETTER.search(raw):
         raise MappingError(record, field, f"{shown(raw)} contains letters; a phone number has "
                            "digits only (spaces, '+', '-', '(', ')' are fine)")
+    e164 = _e164(raw)
+    if e164 is None:
+        raise MappingError(record, field, f"{shown(raw)} is not a valid phone number")
+    return e164
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164(raw: str) -> str | None:
+    """The number in E.164, None if not a valid one: pure, kept like :func:`_checked_email`."""
     try:
         number = phonenumbers.parse(raw, DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise MappingError(record, field, f"{shown(raw)} is not a valid phone number")
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

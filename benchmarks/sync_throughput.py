@@ -24,7 +24,10 @@ client-side overhead of the sync over the reference (target: at most 1.5).
     python benchmarks/sync_throughput.py \
         --server-url postgresql://postgres@127.0.0.1:5432/postgres \
         [--users 2000] [--orders 300] [--products 40] [--repeat 3] [--only crm|books] \
-        [--profile crm|books]
+        [--profile crm|books] [--latency-ms 0]
+
+--latency-ms makes the sandbox answer every CRM/Books call that much later (its
+``latency_ms`` fault), for the same comparison at reply times nearer Zoho's own.
 
 --profile prints the top cumulative costs (cProfile) of one extra real run.
 """
@@ -134,10 +137,14 @@ class Databases:
         self.admin.dispose()
 
 
-def _zoho_calls(base_url: str) -> dict[str, int]:
-    """What the sandbox served since its last reset (token refreshes left out), then reset."""
+def _zoho_calls(base_url: str, latency_ms: float = 0.0) -> dict[str, int]:
+    """What the sandbox served since its last reset (token refreshes left out), then reset
+    (with ``latency_ms`` added to each later call)."""
     stats = requests.get(f"{base_url}/__sandbox/stats", timeout=10).json()
     requests.post(f"{base_url}/__sandbox/reset", timeout=10).raise_for_status()
+    if latency_ms:
+        requests.post(f"{base_url}/__sandbox/faults", json={"latency_ms": latency_ms},
+                      timeout=10).raise_for_status()
     return {endpoint: n for endpoint, n in stats["requests_by_endpoint"].items()
             if "/oauth/" not in endpoint}
 
@@ -163,10 +170,10 @@ def _real(flows: Callable) -> Callable[[sa.Engine, str], int]:
 
 
 def _measure(databases: Databases, base_url: str, fill: Callable[[sa.Engine], None],
-             run: Callable[[sa.Engine, str], int], profile: cProfile.Profile | None = None
-             ) -> tuple[float, int, dict[str, int]]:
+             run: Callable[[sa.Engine, str], int], profile: cProfile.Profile | None = None,
+             latency_ms: float = 0.0) -> tuple[float, int, dict[str, int]]:
     """Seconds, records synced and Zoho calls of one run on a fresh database and sandbox."""
-    _zoho_calls(base_url)
+    _zoho_calls(base_url, latency_ms)
     with databases.fresh() as engine:
         fill(engine)
         started = time.perf_counter()
@@ -180,14 +187,15 @@ def _measure(databases: Databases, base_url: str, fill: Callable[[sa.Engine], No
 
 
 def _compare(name: str, databases: Databases, base_url: str,
-             fill: Callable[[sa.Engine], None], runs: dict[str, Callable], repeat: int
-             ) -> dict[str, float]:
+             fill: Callable[[sa.Engine], None], runs: dict[str, Callable], repeat: int,
+             latency_ms: float = 0.0) -> dict[str, float]:
     """Best of ``repeat`` per variant, interleaved so machine load hits all alike."""
     best: dict[str, float] = {}
     counts: dict[str, tuple[int, dict[str, int]]] = {}
     for _ in range(repeat):
         for variant, run in runs.items():
-            elapsed, synced, calls = _measure(databases, base_url, fill, run)
+            elapsed, synced, calls = _measure(databases, base_url, fill, run,
+                                              latency_ms=latency_ms)
             best[variant] = min(best.get(variant, float("inf")), elapsed)
             counts[variant] = (synced, calls)
     synced, calls = counts["real"]
@@ -218,6 +226,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=("crm", "books"), help="measure one suite only")
     parser.add_argument("--profile", choices=("crm", "books"))
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="added to each CRM/Books reply by the sandbox")
     options = parser.parse_args()
     os.environ["KN_ZOHO_CRM_CALLS_PER_MINUTE"] = os.environ[
         "KN_ZOHO_BOOKS_CALLS_PER_MINUTE"] = str(LIFTED)
@@ -258,7 +268,7 @@ def main() -> int:
                 if options.only not in (None, name):
                     continue
                 results[name] = _compare(f"sync {name}", databases, base_url, fill, runs,
-                                         options.repeat)
+                                         options.repeat, options.latency_ms)
             if options.profile:
                 fill, runs = suites[options.profile]
                 profile = cProfile.Profile()

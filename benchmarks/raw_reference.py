@@ -9,7 +9,11 @@ per batch of 100: claim the due queue rows, load their storefront rows, and afte
 write back the Zoho ids, update the queue rows and insert the log rows. ``per_record=True``
 (Books) records each order on its own instead, as the real flow does for crash safety: one
 statement starting its attempt before its calls (in autocommit), one transaction recording it
-after. The CRM loop logs each attempt before its call (``log_first``, the default), as the
+after. ``invariants=True`` (Books) keeps the batched record but adds what the real flow's
+invariants cost each order: its attempt started (counted, logged ``in_progress``, the commit
+not waiting for its WAL flush, as the real start) before its calls, and its stock row
+'sending' committed before the mark-sent call; 'sent' for the batch's invoices with its
+record. The CRM loop logs each attempt before its call (``log_first``, the default), as the
 real sync does so that a killed run leaves a trace: the claim also inserts the
 ``in_progress`` log rows, and the record completes them instead of inserting them.
 
@@ -26,7 +30,7 @@ its digest, the real flow's work for them).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -103,6 +107,26 @@ INSERT INTO integration.zoho_sync_logs
 SELECT :entity, record_key, record_id, 'attempt', 'in_progress', attempts, 'raw', now()
   FROM started
 """)
+
+
+# ``_START_ONE`` as the real start commits it: without waiting for the WAL flush; the log row's
+# id comes back, for the record to complete it
+_START_QUICK = sa.text("""
+WITH quick AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS s),
+started AS (
+    UPDATE integration.zoho_sync_queue SET attempts = attempts + 1, updated_at = now()
+     WHERE entity = :entity AND record_key = :key RETURNING record_key, record_id, attempts)
+INSERT INTO integration.zoho_sync_logs
+    (entity, record_key, record_id, operation, status, attempt, run_id, started_at)
+SELECT :entity, record_key, record_id, 'attempt', 'in_progress', attempts, 'raw', now()
+  FROM started CROSS JOIN quick
+RETURNING id
+""")
+_SENDING = sa.text(
+    "INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state) "
+    "VALUES (:order_id, :number, :invoice_id, 'sending')")
+_SENT = sa.text("UPDATE integration.stock_invoices SET state = 'sent', updated_at = now() "
+                "WHERE order_id = ANY(:ids)")
 
 
 def _write_back_sql(table: str) -> sa.TextClause:
@@ -227,7 +251,8 @@ def crm_contacts(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
 
 
 def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
-                   seller_state: str, per_record: bool = False) -> int:
+                   seller_state: str, per_record: bool = False,
+                   invariants: bool = False) -> int:
     """Products -> items, then paid orders -> customer (when new), invoice, mark sent,
     payment, after the listings the real run makes; returns the records synced."""
     zoho = Zoho(base_url)
@@ -251,8 +276,11 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
         lines, users = _order_details(engine, orders)
         ids: dict[uuid.UUID, str] = {}
         new_customers: dict[uuid.UUID, str] = {}
+        starts = _Starts(engine, claimed) if invariants else None
         for order in orders:
             one = _one(claimed, order["id"]) if per_record else None
+            if starts is not None:
+                starts.start(order["id"])
             if one is not None:
                 with engine.connect() as conn:  # one statement: autocommit
                     conn.execution_options(isolation_level="AUTOCOMMIT").execute(
@@ -261,14 +289,17 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
             if user["id"] not in customers:
                 customers[user["id"]] = new_customers[user["id"]] = _customer(zoho, user, names)
                 linked_users[user["id"]] = user
-            ids[order["id"]] = _invoice(zoho, order, lines.get(order["id"], []), user,
-                                        customers[user["id"]], item_ids, taxes, seller_state)
+            ids[order["id"]] = _invoice(
+                zoho, order, lines.get(order["id"], []), user, customers[user["id"]], item_ids,
+                taxes, seller_state, starts.sending if starts is not None else None)
             if one is not None:
                 _link_customers(engine, new_customers, users)
                 _record(engine, "books_invoice", "orders", one, ids)
                 new_customers = {}
         if bookkeeping and not per_record:
             _link_customers(engine, new_customers, users)
+            if starts is not None:
+                starts.settle()
             _record(engine, "books_invoice", "orders", claimed, ids)
         synced += len(ids)
     zoho.close()
@@ -277,6 +308,37 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
         return synced + len([contact_update_from_user(user).digest
                              for user in linked_users.values()])
     return synced + _contact_updates(engine)
+
+
+class _Starts:
+    """Per order, the invariants' statements (``invariants=True``), each in autocommit on one
+    connection: the attempt's start before its calls, 'sending' before its mark-sent."""
+
+    def __init__(self, engine: sa.Engine, claimed: Claimed) -> None:
+        self.engine, self.claimed = engine, claimed
+        self.sent: list[uuid.UUID] = []
+        self.log_ids: dict[uuid.UUID, int] = {}
+
+    def _execute(self, statement: sa.TextClause, params: dict[str, Any]) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                statement, params)
+
+    def start(self, record_id: uuid.UUID) -> None:
+        key = self.claimed.keys[self.claimed.ids.index(record_id)]
+        self.log_ids[record_id] = self._execute(
+            _START_QUICK, {"entity": "books_invoice", "key": key}).scalar_one()
+
+    def sending(self, order: dict[str, Any], invoice_id: str) -> None:
+        self._execute(_SENDING, {"order_id": order["id"], "number": order["order_number"],
+                                 "invoice_id": invoice_id})
+        self.sent.append(order["id"])
+
+    def settle(self) -> None:
+        """'sent' for the batch's invoices (before its record, as the real flow does); the
+        record completes the attempts' log rows."""
+        self._execute(_SENT, {"ids": self.sent})
+        self.claimed.log_ids = [self.log_ids[record_id] for record_id in self.claimed.ids]
 
 
 def _contact_updates(engine: sa.Engine) -> int:
@@ -355,12 +417,15 @@ def _customer(zoho: Zoho, user: dict[str, Any], names: set[str]) -> str:
 
 def _invoice(zoho: Zoho, order: dict[str, Any], lines: list[dict[str, Any]],
              user: dict[str, Any], customer_id: str, item_ids: dict[str, str], taxes: Any,
-             seller_state: str) -> str:
+             seller_state: str, before_sent: Callable[[dict[str, Any], str], None] | None
+             ) -> str:
     payload = invoice_from_order(order, lines, customer_id=customer_id, item_ids=item_ids,
                                  taxes=taxes, seller_state=seller_state, user=user)
     invoice = zoho.books("POST", "/invoices", {"ignore_auto_number_generation": "true"},
                          {**payload, "invoice_number": order["order_number"]})["invoice"]
     invoice_id = str(invoice["invoice_id"])
+    if before_sent is not None:
+        before_sent(order, invoice_id)
     zoho.books("POST", f"/invoices/{invoice_id}/status/sent")
     amount = Decimal(str(order["grand_total"])).quantize(Decimal("0.01"))
     if amount:

@@ -17,6 +17,9 @@ raw_reference.py) it times:
           no trace of an attempt whose run is killed)
     rec1  (Books) the same bookkeeping per order, as the real flow records it: one statement
           starting the attempt before its calls, one transaction recording it after
+    inv   (Books) book plus the statements the real flow's invariants add per order: its
+          attempt started before its calls, its stock row 'sending' committed before the
+          mark-sent call ('sent' with the batch's record)
 
 and prints records/s, the Zoho calls each made (they must match), and real/book, the
 client-side overhead of the sync over the reference (target: at most 1.5).
@@ -258,7 +261,10 @@ def main() -> int:
                                                               seller_state=state),
             "rec1": lambda e, u: raw_reference.books_invoices(e, u, bookkeeping=True,
                                                               seller_state=state,
-                                                              per_record=True)}),
+                                                              per_record=True),
+            "inv": lambda e, u: raw_reference.books_invoices(e, u, bookkeeping=True,
+                                                             seller_state=state,
+                                                             invariants=True)}),
     }
     databases = Databases(options.server_url)
     results = {}

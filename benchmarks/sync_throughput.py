@@ -5,11 +5,11 @@ with the client's for the GIL) and a fresh database per measurement, cloned from
 template. For each of CRM (users -> Contacts) and Books (products -> items, paid orders ->
 customer (searched by email, then created), invoice, mark sent, payment, and the contact
 updates that linking the customers queues, which make no call; both sides count them, see
-raw_reference.py) it times:
+raw_reference.py, raw_books.py) it times:
 
     real  the code `kn-zoho sync crm|books` runs (run_flows over the CLI's flows, Postgres
           token store and rate limiter, limits set high through KN_ZOHO_*_CALLS_PER_MINUTE)
-    bare  raw_reference.py: the same Zoho calls with bare requests, no database writes
+    bare  raw_reference.py, raw_books.py: the same Zoho calls with bare requests, no database writes
     book  the bare loop plus the bookkeeping in a few statements per batch of 100 (claim,
           load, write-back, queue, log); CRM logs each attempt before its call and completes
           the log row after, as the real sync does
@@ -56,6 +56,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import raw_books
 import raw_reference
 
 from kn_zoho.sandbox import credentials
@@ -255,14 +256,14 @@ def main() -> int:
                                                             log_first=False)}),
         "books": (books_fill, {
             "real": _real(books_flows),
-            "bare": lambda e, u: raw_reference.books_invoices(e, u, bookkeeping=False,
+            "bare": lambda e, u: raw_books.books_invoices(e, u, bookkeeping=False,
                                                               seller_state=state),
-            "book": lambda e, u: raw_reference.books_invoices(e, u, bookkeeping=True,
+            "book": lambda e, u: raw_books.books_invoices(e, u, bookkeeping=True,
                                                               seller_state=state),
-            "rec1": lambda e, u: raw_reference.books_invoices(e, u, bookkeeping=True,
+            "rec1": lambda e, u: raw_books.books_invoices(e, u, bookkeeping=True,
                                                               seller_state=state,
                                                               per_record=True),
-            "inv": lambda e, u: raw_reference.books_invoices(e, u, bookkeeping=True,
+            "inv": lambda e, u: raw_books.books_invoices(e, u, bookkeeping=True,
                                                              seller_state=state,
                                                              invariants=True)}),
     }

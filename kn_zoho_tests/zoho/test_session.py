@@ -3,8 +3,11 @@ requests scanned os.environ twice a call), and still honours them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
+import responses
 
 from kn_zoho.zoho.session import ZohoSession
 
@@ -47,3 +50,24 @@ def test_a_session_that_does_not_trust_the_environment_ignores_it(
     settings = session.merge_environment_settings("https://www.zohoapis.in/crm/v8/Contacts",
                                                   {}, None, None, None)
     assert settings["proxies"] == {}
+
+
+@responses.activate
+def test_a_netrc_entry_for_a_zoho_host_never_replaces_the_oauth_header(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests lets a netrc entry override an Authorization header: with one for Zoho's hosts
+    a plain session sends Basic credentials instead of the token."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password secret\n")  # any host
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    url = "https://www.zohoapis.in/books/v3/items"
+    responses.add(responses.GET, url, json={"code": 0})
+    requests.Session().get(url, headers={"Authorization": "Zoho-oauthtoken abc"})
+    ZohoSession().get(url, headers={"Authorization": "Zoho-oauthtoken abc"})
+    plain, ours = (call.request.headers["Authorization"] for call in responses.calls)
+    assert plain.startswith("Basic ")  # what the test guards against
+    assert ours == "Zoho-oauthtoken abc"
+    responses.add(responses.POST, "https://accounts.zoho.in/oauth/v2/token", json={})
+    ZohoSession().post("https://accounts.zoho.in/oauth/v2/token", data={"grant_type": "x"})
+    assert "Authorization" not in responses.calls[2].request.headers

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -28,12 +28,19 @@ def store_zoho_ids(conn: sa.Connection, table: str, column: str,
     wins, never an arbitrary one. A row holding the id already is left alone (no new row
     version, no trigger).
     """
-    if (table, column) not in ZOHO_ID_COLUMNS:
-        raise ValueError(f"public.{table}.{column} is not a Zoho id column")
     ids: dict[uuid.UUID, str] = {}
     for claim, outcome in done:
         if outcome.zoho_id:
             ids[claim.record_id] = outcome.zoho_id
+    store_ids(conn, table, column, ids)
+
+
+def store_ids(conn: sa.Connection, table: str, column: str,
+              ids: Mapping[uuid.UUID, str]) -> None:
+    """Set ``table.column`` of each row in ``ids`` to its Zoho id, in one statement; a row
+    holding the id already is left alone (no new row version, no trigger)."""
+    if (table, column) not in ZOHO_ID_COLUMNS:
+        raise ValueError(f"public.{table}.{column} is not a Zoho id column")
     if not ids:
         return
     conn.execute(sa.text(

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from kn_zoho.mapping.books_edits import ContactUpdate, contact_update_from_user, split_digest
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
+from kn_zoho.storefront.zoho_ids import store_ids
 from kn_zoho.sync.books.common import (
     RECORD_WITHIN_SECONDS,
     Refused,
@@ -192,16 +193,11 @@ class CustomerLinks:
         self._ids, self._digests = {}, {}
         if not ids:
             return
-        users = sorted(ids, key=str)
         conn.execute(sa.text(
             "SELECT 1 FROM public.users WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
-            {"ids": users})
+            {"ids": list(ids)})
         # the trigger enqueues each linked user's contact update (``books_contact``)
-        conn.execute(sa.text(
-            "UPDATE public.users SET zoho_books_id = v.zoho_id "
-            "FROM unnest(CAST(:ids AS uuid[]), CAST(:zoho_ids AS text[])) AS v(id, zoho_id) "
-            "WHERE users.id = v.id AND users.zoho_books_id IS DISTINCT FROM v.zoho_id"),
-            {"ids": users, "zoho_ids": [ids[user] for user in users]})
+        store_ids(conn, "users", "zoho_books_id", ids)
         if digests:
             conn.execute(sa.text(
                 "UPDATE integration.zoho_sync_queue AS q SET payload_hash = v.digest "

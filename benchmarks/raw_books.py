@@ -38,21 +38,13 @@ from kn_zoho.mapping.books import (
 )
 from kn_zoho.mapping.books_edits import contact_update_from_user
 
+# One attempt started before its calls; returns its log row's id (for the record to
+# complete). ``quick``: committed without waiting for the WAL flush, as the real start is
+# (``invariants``); else at the session's own setting (``per_record``, as measured before).
 _START_ONE = sa.text("""
-WITH started AS (
-    UPDATE integration.zoho_sync_queue SET attempts = attempts + 1, updated_at = now()
-     WHERE entity = :entity AND record_key = :key RETURNING record_key, record_id, attempts)
-INSERT INTO integration.zoho_sync_logs
-    (entity, record_key, record_id, operation, status, attempt, run_id, started_at)
-SELECT :entity, record_key, record_id, 'attempt', 'in_progress', attempts, 'raw', now()
-  FROM started
-""")
-
-
-# ``_START_ONE`` as the real start commits it: without waiting for the WAL flush; the log row's
-# id comes back, for the record to complete it
-_START_QUICK = sa.text("""
-WITH quick AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS s),
+WITH quick AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', CASE WHEN :quick THEN 'off'
+                      ELSE current_setting('synchronous_commit') END, true) AS s),
 started AS (
     UPDATE integration.zoho_sync_queue SET attempts = attempts + 1, updated_at = now()
      WHERE entity = :entity AND record_key = :key RETURNING record_key, record_id, attempts)
@@ -67,7 +59,6 @@ _SENDING = sa.text(
     "VALUES (:order_id, :number, :invoice_id, 'sending')")
 _SENT = sa.text("UPDATE integration.stock_invoices SET state = 'sent', updated_at = now() "
                 "WHERE order_id = ANY(:ids)")
-
 
 
 def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
@@ -104,7 +95,8 @@ def books_invoices(engine: sa.Engine, base_url: str, *, bookkeeping: bool,
             if one is not None:
                 with engine.connect() as conn:  # one statement: autocommit
                     conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-                        _START_ONE, {"entity": "books_invoice", "key": one.keys[0]})
+                        _START_ONE, {"entity": "books_invoice", "key": one.keys[0],
+                                     "quick": False})
             user = users[order["user_id"]]
             if user["id"] not in customers:
                 customers[user["id"]] = new_customers[user["id"]] = _customer(zoho, user, names)
@@ -147,7 +139,7 @@ class _Starts:
     def start(self, record_id: uuid.UUID) -> None:
         key = self.claimed.keys[self.claimed.ids.index(record_id)]
         self.log_ids[record_id] = self._execute(
-            _START_QUICK, {"entity": "books_invoice", "key": key}).scalar_one()
+            _START_ONE, {"entity": "books_invoice", "key": key, "quick": True}).scalar_one()
 
     def sending(self, order: dict[str, Any], invoice_id: str) -> None:
         self._execute(_SENDING, {"order_id": order["id"], "number": order["order_number"],

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from kn_zoho.storefront import db
 from kn_zoho.zoho.budget import BudgetSettings, Priority, ZohoBudgetSpent, current_priority
 
 log = logging.getLogger(__name__)
@@ -125,8 +126,7 @@ class PostgresCallBudget:
                   "reported": self._reported_used.pop(key, 0),
                   "old_resets_at": old.resets_at if old is not None else None,
                   "old_left": old.left if old is not None else 0}
-        with self._engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with db.autocommit(self._engine) as conn:
             self.statements += 1
             row = conn.execute(_RESERVE, params).one_or_none()
             if row is None:  # first use: create the row, then reserve

@@ -151,16 +151,23 @@ def test_one_more_paid_order_recorded_with_others_costs_2_statements_and_3_round
     assert per_order.round_trips == 3
 
 
+def _new_customers_orders(engine: sa.Engine, books_clients: ZohoClients, count: int
+                          ) -> list[str]:
+    """``count`` users Books does not know yet, a paid order each; the item is in Books."""
+    item = product(engine, "NEEM-1L")
+    users = [user(engine, f"grower{n}@example.in", f"Grower {n} Naidu") for n in range(count)]
+    for number, user_id in enumerate(users, start=1):
+        order(engine, f"KN-{number}", user_id, item)
+    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    return users
+
+
 def test_contact_updates_needing_no_call_are_started_and_recorded_together(
         engine: sa.Engine, books_sandbox, books_clients: ZohoClients) -> None:
     """Each link queues a contact update that needs no call (the contact was just created
     from the same data): they cost one start and one record for the batch, not two
     transactions each; an edited user's update, which makes calls, is attempted alone."""
-    item = product(engine, "NEEM-1L")
-    users = [user(engine, f"farmer{n}@example.in", f"Farmer {n} Rao") for n in range(4)]
-    for number, user_id in enumerate(users, start=1):
-        order(engine, f"KN-{number}", user_id, item)
-    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    users = _new_customers_orders(engine, books_clients, 4)
     assert run_flow(engine, InvoicesFlow(books_clients.books),
                     retry_base=0).count("synced") == 4
     execute(engine, "UPDATE users SET phone = '+91 99000 11111' WHERE id = :id", id=users[0])
@@ -180,17 +187,6 @@ def test_contact_updates_needing_no_call_are_started_and_recorded_together(
     assert (len(starts), len(records)) == (2, 2), statements
     reads = [s for s in statements if s.startswith("SELECT * FROM public.users")]
     assert len(reads) == 1, statements  # the batch's users, read once
-
-
-def _new_customers_orders(engine: sa.Engine, books_clients: ZohoClients, count: int
-                          ) -> list[str]:
-    """``count`` users Books does not know yet, a paid order each; the item is in Books."""
-    item = product(engine, "NEEM-1L")
-    users = [user(engine, f"grower{n}@example.in", f"Grower {n} Naidu") for n in range(count)]
-    for number, user_id in enumerate(users, start=1):
-        order(engine, f"KN-{number}", user_id, item)
-    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
-    return users
 
 
 def _linking(statements: list[str]) -> tuple[int, int, int]:

@@ -122,7 +122,8 @@ class BudgetSettings:
     stock_reserve: float = 0.10   # share of the Books allowance only stock may use
     sales_reserve: float = 0.30   # further share the catalog leaves to sales and stock
     probe_seconds: float = 3600.0  # after Zoho said spent early: wait at most this long
-    block: int = 10               # calls (of the call's cost) reserved per statement
+    block: int = 10               # calls (of the call's cost) reserved per statement ...
+    max_block: int = 100          # ... doubling up to this within a burst of calls
 
     @classmethod
     def from_env(cls) -> BudgetSettings:

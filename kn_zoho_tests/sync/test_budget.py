@@ -4,6 +4,7 @@ resumes after the (shortened) window with every order invoiced exactly once."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from kn_zoho.sync.books import InvoicesFlow
 from kn_zoho.sync.runner import SyncReport, run_flow
 from kn_zoho.sync.stock.pull import pull
 from kn_zoho.sync.stock.push import push
+from kn_zoho.zoho import budget_ledger
 from kn_zoho.zoho.budget import (
     BOOKS,
     CRM,
@@ -161,19 +163,40 @@ def test_calls_are_counted_in_blocks_not_one_statement_each(engine: sa.Engine) -
 def test_a_block_holds_ten_calls_of_their_cost_so_crm_batches_share_one_statement(
         engine: sa.Engine) -> None:
     budget = PostgresCallBudget(engine, BudgetSettings(crm_daily_credits=50_000))
-    for _ in range(30):  # upserts of 100 Contacts, 10 credits each
+    for _ in range(30):  # upserts of 100 Contacts, 10 credits each: blocks of 10, then 20
         budget.take(CRM, CRM_ACCOUNT, 10)
-    assert budget.statements == 3
+    assert budget.statements == 2
     budget.close()
     [state] = budget_states(engine)
     assert state.used == 300
+
+
+def test_blocks_double_while_calls_keep_coming_and_start_small_again_after_a_pause(
+        engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's 1,254 Books calls (the throughput benchmark's) in 16 reservations (10, 20, 40,
+    80, then 100 each) instead of 126; a process calling now and then holds ten at most."""
+    budget = PostgresCallBudget(engine, BudgetSettings(books_daily_calls=5000))
+    for _ in range(1254):
+        budget.take(BOOKS, ORG, 1)
+    assert budget.statements == 4 + math.ceil((1254 - 150) / 100)
+    budget.close()
+    assert budget_states(engine)[0].used == 1254
+
+    monkeypatch.setattr(budget_ledger, "BURST_SECONDS", 0.0)  # every call after a pause
+    sporadic = PostgresCallBudget(engine, BudgetSettings(books_daily_calls=5000))
+    for _ in range(50):
+        sporadic.take(BOOKS, ORG, 1)
+    assert sporadic.statements == 5
+    sporadic.close()
+    assert budget_states(engine)[0].used == 1304
 
 
 def test_crm_credits_count_records_and_follow_zohos_remaining_header(engine: sa.Engine) -> None:
     assert call_cost(CRM, "POST", {"data": [{}] * 25}) == 3   # 1 credit per 10 records
     assert call_cost(CRM, "GET", None) == 1
     assert call_cost(BOOKS, "POST", {"data": [{}] * 25}) == 1
-    budget = PostgresCallBudget(engine, BudgetSettings(crm_daily_credits=1000, block=1))
+    budget = PostgresCallBudget(engine, BudgetSettings(crm_daily_credits=1000, block=1,
+                                                       max_block=1))
     budget.take(CRM, CRM_ACCOUNT, 3)
     budget.observe_remaining(CRM, CRM_ACCOUNT, 100)  # Zoho: others used most of it
     budget.take(CRM, CRM_ACCOUNT, 1)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import ContactUpdatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
+from kn_zoho.sync.stock.lock import STOCK_LOCK_HELPER
 from kn_zoho.zoho.errors import ZohoError
 from kn_zoho.zoho.factory import ZohoClients
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
@@ -59,7 +60,8 @@ class _Cost:
 
 
 class _Meter:
-    """Database work done by this thread (the heartbeat renews leases on its own), by pool
+    """Database work done by this thread and the stock lock's helper thread, which writes
+    'sending' while the invoice is made (the heartbeat renews leases on its own), by pool
     check-out."""
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -68,13 +70,18 @@ class _Meter:
         self.check_outs: list[_CheckOut] = []
         self._current: dict[int, _CheckOut] = {}
 
+    def _flows(self) -> bool:
+        """Whether the current thread does the flow's work."""
+        return (threading.get_ident() == self.me
+                or threading.current_thread().name == STOCK_LOCK_HELPER)
+
     def _checkout(self, dbapi_connection, record, proxy) -> None:
-        if threading.get_ident() == self.me:
+        if self._flows():
             self._current[id(dbapi_connection)] = check_out = _CheckOut()
             self.check_outs.append(check_out)
 
     def _of(self, conn: sa.Connection) -> _CheckOut | None:
-        if threading.get_ident() != self.me:
+        if not self._flows():
             return None
         return self._current.get(id(conn.connection.dbapi_connection))
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
+from kn_zoho.sync.stock import lock
 from kn_zoho.sync.stock.lock import StockLockHold, books_stock_lock, lock_key
 
 ORG = "60000000001"
@@ -59,3 +61,30 @@ def test_another_thread_waits_for_the_hold(engine: sa.Engine) -> None:
         hold.release()
     thread.join(10)
     assert entered.is_set()
+
+
+def test_a_lock_taken_by_the_helper_thread_is_still_the_owners_to_join(
+        engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hold's first write runs on its helper thread, which takes the lock there; the
+    owner's own stock write (a never-invoiced record) joins it instead of waiting for it
+    (without the join it would wait out the lock timeout, shortened here, and fail)."""
+    monkeypatch.setattr(lock, "LOCK_TIMEOUT_MS", 2000)
+    hold = StockLockHold(engine, ORG)
+    written = hold.in_background(
+        lambda conn: (threading.current_thread().name, conn.execute(sa.text(
+            "SELECT pg_backend_pid()")).scalar_one()))
+    with books_stock_lock(engine, ORG) as joined:
+        assert joined.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() == \
+            written.result()[1]
+    assert written.result()[0] == lock.STOCK_LOCK_HELPER
+    assert not _free(engine)
+    hold.release()
+    assert _free(engine)
+    with pytest.raises(RuntimeError, match="another hold"):  # one hold per owner thread
+        first, second = StockLockHold(engine, ORG), StockLockHold(engine, ORG)
+        first.connection()
+        try:
+            second.connection()
+        finally:
+            first.release()
+    assert _free(engine)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -124,25 +124,30 @@ class InvoicesFlow(_DocumentFlow):
         # map once with placeholder ids: bad data fails before anything is created in Books
         self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
         sends = self._sends(user, progress)
-        invoice, how = self._find_or_create(
-            engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
-            get=self.books.get_invoice, find_by_number=self.books.find_invoice_by_invoice_number,
-            create=partial(self.books.create_invoice, send=sends),
-            create_guard=partial(self._stock(engine).creating_sent, order) if sends else None)
-        customer_id = str(invoice["customer_id"])
-        grand_total = _amount(order["grand_total"])
-        self._check_total(invoice, "invoice", number, grand_total)
-        progress.metadata.update(document_metadata(invoice))
-        if sends and how == "create":
-            progress.steps.append("invoice:emailed")
-            progress.metadata["email"] = "emailed to the customer by Books at creation"
-        elif sends:
-            progress.metadata["email"] = "not emailed again: the invoice was in Books already"
-        if not (sends and how != "found" and invoice.get("status") != "draft"):
-            # marking sent moves Books stock: under the stock lock, recorded for the stock
-            # sync (an invoice created or adopted sent under the guard is recorded already)
-            with self._stock(engine).marking_sent(order, progress.zoho_id):
-                self._mark_sent(invoice, progress)
+        # a draft's 'sending' is written while the invoice is made (a created-sent one's
+        # before its create, under the create guard)
+        with nullcontext() if sends else self._stock(engine).sending(order):
+            invoice, how = self._find_or_create(
+                engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
+                get=self.books.get_invoice,
+                find_by_number=self.books.find_invoice_by_invoice_number,
+                create=partial(self.books.create_invoice, send=sends),
+                create_guard=partial(self._stock(engine).creating_sent, order) if sends
+                else None)
+            customer_id = str(invoice["customer_id"])
+            grand_total = _amount(order["grand_total"])
+            self._check_total(invoice, "invoice", number, grand_total)
+            progress.metadata.update(document_metadata(invoice))
+            if sends and how == "create":
+                progress.steps.append("invoice:emailed")
+                progress.metadata["email"] = "emailed to the customer by Books at creation"
+            elif sends:
+                progress.metadata["email"] = "not emailed again: the invoice was in Books already"
+            if not (sends and how != "found" and invoice.get("status") != "draft"):
+                # marking sent moves Books stock: under the stock lock, recorded for the stock
+                # sync (an invoice created or adopted sent under the guard is recorded already)
+                with self._stock(engine).marking_sent(order, progress.zoho_id):
+                    self._mark_sent(invoice, progress)
         self._pay(order, invoice, customer_id, grand_total, progress)
         return progress.success()
 

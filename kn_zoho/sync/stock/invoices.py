@@ -5,13 +5,15 @@ stock, so it happens under the organization's stock lock and is recorded before 
 between (lost reply, killed run) leaves 'sending', whose products the pull leaves alone until
 it has read the invoice (or the invoice flow's retry settled it). The lock is kept across the
 group of invoices a run records together (:class:`InvoiceStockWrites`): per invoice one
-round trip ('sending', committed before the call); per group the lock, one 'sent' for all
-and the unlock, all on the lock's own autocommit connection.
+statement ('sending', committed before the mark-sent call, but sent on a helper thread while
+the invoice is made, so its round trip costs the run nothing); per group the lock, one 'sent'
+for all and the unlock, all on the lock's own autocommit connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,12 +21,22 @@ import sqlalchemy as sa
 
 from kn_zoho.sync.stock.lock import StockLockHold
 
+# Before the invoice is made, so without its id (the pull finds a crashed one by number); a
+# row there already (an earlier attempt's 'sending', a 'sent') is left as it is. Returns a
+# row only when this attempt wrote it.
 _SENDING = sa.text("""
     INSERT INTO integration.stock_invoices (order_id, order_number, invoice_id, state)
-    VALUES (:order_id, :order_number, :invoice_id, 'sending')
-    ON CONFLICT (order_id) DO UPDATE SET invoice_id = EXCLUDED.invoice_id, updated_at = now()""")
-_SENT = sa.text("UPDATE integration.stock_invoices SET state = 'sent', updated_at = now() "
-                "WHERE order_id = ANY(:order_ids)")
+    VALUES (:order_id, :order_number, NULL, 'sending')
+    ON CONFLICT (order_id) DO NOTHING RETURNING true""")
+# The attempt failed before its mark-sent: the row it wrote goes (nothing moved stock).
+_UNSENDING = sa.text("DELETE FROM integration.stock_invoices WHERE order_id = :order_id "
+                     "AND state = 'sending' AND invoice_id IS NULL")
+_SENT = sa.text("""
+    UPDATE integration.stock_invoices AS s
+       SET state = 'sent', invoice_id = v.invoice_id, updated_at = now()
+      FROM unnest(CAST(:order_ids AS uuid[]), CAST(:invoice_ids AS text[]))
+           AS v(order_id, invoice_id)
+     WHERE s.order_id = v.order_id""")
 
 
 class InvoiceStockWrites:
@@ -35,17 +47,40 @@ class InvoiceStockWrites:
         self.engine = engine
         self.organization_id = organization_id
         self._hold = StockLockHold(engine, organization_id)
-        self._sent: list[Any] = []
+        self._sent: list[tuple[Any, str]] = []
+        self._announced: dict[Any, Future[bool]] = {}
+
+    @contextmanager
+    def sending(self, order: dict[str, Any]) -> Iterator[None]:
+        """Around making ``order``'s draft invoice up to its mark-sent (:meth:`marking_sent`):
+        'sending' is written on a helper thread meanwhile. Left before the mark-sent by an
+        error, the row written is taken back (a killed run leaves it to the pull)."""
+        key = {"order_id": order["id"], "order_number": order["order_number"]}
+        self._announced[order["id"]] = self._hold.in_background(
+            lambda conn: conn.execute(_SENDING, key).first() is not None)
+        try:
+            yield
+        except Exception:
+            written = self._announced.pop(order["id"], None)
+            if written is not None and written.exception() is None and written.result():
+                self._hold.connection().execute(_UNSENDING, key)
+            raise
+        finally:
+            self._announced.pop(order["id"], None)
 
     @contextmanager
     def marking_sent(self, order: dict[str, Any], invoice_id: str) -> Iterator[None]:
         """Wrap the mark-sent of ``order``'s invoice: the lock (kept), 'sending' committed
-        before the call; a call that raises leaves 'sending' (its outcome is not known)."""
-        self._hold.connection().execute(_SENDING, {
-            "order_id": order["id"], "order_number": order["order_number"],
-            "invoice_id": invoice_id})
+        before the call (by :meth:`sending`, waited for here, or now); a call that raises
+        leaves 'sending' (its outcome is not known)."""
+        written = self._announced.pop(order["id"], None)
+        if written is None:
+            self._hold.connection().execute(_SENDING, {
+                "order_id": order["id"], "order_number": order["order_number"]})
+        else:
+            written.result()  # its error (no lock, no row) stops the call
         yield
-        self._sent.append(order["id"])
+        self._sent.append((order["id"], invoice_id))
 
     @contextmanager
     def creating_sent(self, order: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -88,7 +123,9 @@ class InvoiceStockWrites:
             return
         try:
             if sent:
-                self._hold.connection().execute(_SENT, {"order_ids": sent})
+                self._hold.connection().execute(_SENT, {
+                    "order_ids": [order_id for order_id, _ in sent],
+                    "invoice_ids": [invoice_id for _, invoice_id in sent]})
         finally:
             self._hold.release()
 

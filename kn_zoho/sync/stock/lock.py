@@ -9,9 +9,12 @@ across a group of invoices (:class:`StockLockHold`); while a thread keeps it,
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -25,6 +28,8 @@ _UNLOCK_SQL = sa.text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
 
 
 _thread = threading.local()
+STOCK_LOCK_HELPER = "kn-zoho-stock-lock"  # the name of a hold's helper thread
+T = TypeVar("T")
 
 
 def _holds() -> dict[str, StockLockHold]:
@@ -65,32 +70,93 @@ def _unlock(conn: sa.Connection, organization_id: str) -> None:
 class StockLockHold:
     """The organization's stock lock kept across several writes (a group of invoices marked
     sent: one lock and one unlock for the group, not one each), taken at the first
-    :meth:`connection` and let go by :meth:`release`. Keep it short: the stock pull waits."""
+    :meth:`connection` and let go by :meth:`release`. Keep it short: the stock pull waits.
+
+    The hold belongs to the thread that made it (its :func:`books_stock_lock` joins it), also
+    while :meth:`in_background` runs a write on a helper thread; the owner's next use of the
+    connection waits for that write, so one thread at a time uses it.
+    """
 
     def __init__(self, engine: sa.Engine, organization_id: str) -> None:
         self.engine = engine
         self.organization_id = organization_id
         self._conn: sa.Connection | None = None
+        self._registry = _holds()  # the owner thread's holds
+        self._pending: Future[Any] | None = None
+        self._helper: _Helper | None = None
 
     @property
     def held(self) -> bool:
-        return self._conn is not None
+        return self._conn is not None or self._pending is not None
 
     def connection(self) -> sa.Connection:
-        """The lock's own connection (autocommit), the lock taken if it is not held yet."""
+        """The lock's own connection (autocommit), the lock taken if it is not held yet;
+        after the background write in flight, if any (whose error it leaves to its future)."""
+        self._settle_background()
+        return self._connect()
+
+    def in_background(self, work: Callable[[sa.Connection], T]) -> Future[T]:
+        """Run ``work`` on the lock's connection in a helper thread (taking the lock there if
+        it is not held yet), so the owner's Zoho call overlaps its round trip."""
+        self._settle_background()
+        if self.organization_id not in self._registry:
+            self._registry[self.organization_id] = self  # the owner joins it from now on
+        if self._helper is None:
+            self._helper = _Helper()
+        future = self._helper.run(lambda: work(self._connect()))
+        self._pending = future
+        return future
+
+    def _settle_background(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            wait([pending])
+
+    def _connect(self) -> sa.Connection:
         if self._conn is None:
-            if self.organization_id in _holds():
+            if self._registry.get(self.organization_id, self) is not self:
                 raise RuntimeError("this thread keeps the stock lock in another hold already")
             self._conn = _locked(self.engine, self.organization_id)
-            _holds()[self.organization_id] = self
+            self._registry[self.organization_id] = self
         return self._conn
 
     def release(self) -> None:
+        self._settle_background()
+        if self._helper is not None:
+            self._helper.stop()
+            self._helper = None
         conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        del _holds()[self.organization_id]
-        _unlock(conn, self.organization_id)
+        if self._registry.get(self.organization_id) is self:
+            del self._registry[self.organization_id]
+        if conn is not None:
+            _unlock(conn, self.organization_id)
+
+
+class _Helper:
+    """One daemon thread running a hold's background writes in order (a daemon: a process
+    stopping never waits for it, and its connection's lock goes with the process)."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue())
+        threading.Thread(target=self._serve, name=STOCK_LOCK_HELPER, daemon=True).start()
+
+    def run(self, work: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._work.put((work, future))
+        return future
+
+    def stop(self) -> None:
+        self._work.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            work, future = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work())
+                except BaseException as error:  # handed to the owner through the future
+                    future.set_exception(error)
 
 
 @contextmanager

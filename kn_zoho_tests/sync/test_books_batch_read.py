@@ -59,3 +59,34 @@ def test_the_batch_is_read_once_not_once_a_record(engine: sa.Engine, books_sandb
         sa.event.remove(engine, "before_cursor_execute", count)
     assert report.count("synced") == 6
     assert len(reads) == 1
+
+
+def test_the_items_flow_reads_its_batch_once_and_a_product_changed_since_afresh(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    """Two queries a batch of products (rows, SKU owners), not two a product; a product
+    renamed after its batch was read is sent with its new name."""
+    seed(engine, users=1, products=5, orders=0, quote_requests=0, inquiries=0)
+    claims = queue.claim(engine, "books_item", worker="w")
+    flow = ItemsFlow(books_clients.books)
+    flow.prepare(engine, claims)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE products SET name = 'Renamed after the read' "
+                             "WHERE sku = :sku"), {"sku": claims[2].record_key})
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith("SELECT * FROM public.products"):
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        for claim in claims:
+            with engine.begin() as conn:
+                [one] = queue.start(conn, [claim], worker="w", run_id="w")
+            assert flow.attempt(engine, [one], force=False)[one.record_key].ok
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert len(reads) == 1  # only the changed product's own read
+    names = {item["sku"]: item["name"] for item in books_sandbox.records("books_items")}
+    assert names[claims[2].record_key] == "Renamed after the read"
+    assert len(names) == 5

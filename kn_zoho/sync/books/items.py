@@ -18,6 +18,7 @@ from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     RECORD_WITHIN_SECONDS,
     Row,
+    _attempt_of,
     _missing,
     _Progress,
     _rows,
@@ -52,18 +53,27 @@ class ItemsFlow:
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None) -> None:
         self.books = books
         self.catalog = catalog or BooksCatalog(books)
+        # the claimed batch's attempts, products and SKU owners, read at once (:meth:`prepare`)
+        self._batch: tuple[set[tuple[str, int, int]], dict[Any, Row], dict[str, Row]] | None \
+            = None
 
     def api_calls(self) -> int:
         return books_api_calls(self.books)
 
+    def prepare(self, engine: sa.Engine, claims: Sequence[Claim]) -> None:
+        """Read the whole claimed batch at once: two queries a batch, not two a product. A
+        product that changed after its claim is read again when attempted (``Claim.changed``
+        comes from starting its attempt, right before its calls)."""
+        self._batch = None
+        self._batch = ({_attempt_of(claim) for claim in claims}, *_products(engine, claims))
+
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
-        with reading(engine) as conn:
-            products = {row["id"]: row for row in _rows(
-                conn, "SELECT * FROM public.products WHERE id = ANY(:ids)",
-                [claim.record_id for claim in claims])}
-            owners = key_owners(conn, "products", "sku", "zoho_books_id",
-                                (product["sku"] for product in products.values()))
+        if self._batch is not None and all(
+                not claim.changed and _attempt_of(claim) in self._batch[0] for claim in claims):
+            products, owners = self._batch[1], self._batch[2]
+        else:
+            products, owners = _products(engine, claims)
         taxes, outcomes = _setup_failure(self.catalog, claims)
         if taxes is None:
             return outcomes
@@ -209,3 +219,15 @@ def activate_for_document(engine: sa.Engine, books: BooksClient, product: Row, i
         conn.execute(sa.text("SELECT integration.enqueue_sync('books_item', :sku, 'products', "
                              ":id)"), {"sku": product["sku"], "id": product["id"]})
     return True
+
+
+def _products(engine: sa.Engine, claims: Sequence[Claim]
+              ) -> tuple[dict[Any, Row], dict[str, Row]]:
+    """The claimed products by id, and who owns each of their SKUs in Books (``twins``)."""
+    with reading(engine) as conn:
+        products = {row["id"]: row for row in _rows(
+            conn, "SELECT * FROM public.products WHERE id = ANY(:ids)",
+            [claim.record_id for claim in claims])}
+        owners = key_owners(conn, "products", "sku", "zoho_books_id",
+                            (product["sku"] for product in products.values()))
+    return products, owners

@@ -7,7 +7,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from kn_zoho.env import env_number
 from kn_zoho.storefront import db, leases, queue
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
+from kn_zoho.sync import flow_calls
 from kn_zoho.sync.heartbeat import Heartbeat, LeaseSettings
 from kn_zoho.sync.reports import (
     Flow,
@@ -27,7 +27,6 @@ from kn_zoho.sync.reports import (
     is_infrastructure_error,
 )
 from kn_zoho.zoho import budget, budget_status
-from kn_zoho.zoho.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +99,8 @@ class _Pass:
         connection check-out (no Zoho call comes between them), and the start, one statement,
         runs in autocommit.
         """
-        _prepare(self.engine, self.flow, claims)
-        callless = _callless(self.flow, claims, per_attempt, force=self.force)
+        flow_calls.prepare(self.engine, self.flow, claims)
+        callless = flow_calls.callless(self.flow, claims, per_attempt, force=self.force)
         wait = float(getattr(self.flow, "record_within_seconds", 0.0))
 
         def kind(claim: Claim) -> tuple[bool, bool]:  # (suspect, makes calls): the group kinds
@@ -112,7 +111,8 @@ class _Pass:
             took = 0.0
             if self.started:  # by the claim, or below; empty when our leases broke
                 began, clock = datetime.now(UTC), time.monotonic()
-                outcomes = _attempt(self.engine, self.flow, self.started, force=self.force)
+                outcomes = flow_calls.attempt(self.engine, self.flow, self.started,
+                                              force=self.force)
                 self._defer_spent(outcomes)
                 self._hold(outcomes, began)
                 took = time.monotonic() - clock
@@ -176,7 +176,7 @@ class _Pass:
         """The outcomes held in one transaction of a constant number of statements: the
         flow's write-backs (one per storefront table), then queue and log."""
         done = self.done
-        _settle(self.flow)
+        flow_calls.settle(self.flow)
         with conn.begin():
             self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
                                         if outcome.ok])
@@ -251,7 +251,8 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
             return state.report
         if preflight is not None and (keys or queue.due_records(engine, flow.entity, limit=1)):
             preflight()
-        with Heartbeat(engine, worker, settings), budget.spending(priority), _grouped(flow):
+        with (Heartbeat(engine, worker, settings), budget.spending(priority),
+              flow_calls.grouped(flow)):
             pass_start = queue.database_now(engine)
             breakable: list[str] = []
             if force and keys:
@@ -281,19 +282,8 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     return state.report
 
 
-def _settle(flow: Flow) -> None:
-    """Before outcomes are recorded: what the flow keeps across attempts is written and let
-    go (the invoice flow's 'sent' rows and the stock lock), so the record follows it."""
-    settle = getattr(flow, "settle", None)
-    if settle is not None:
-        settle()
 
 
-def _grouped(flow: Flow) -> AbstractContextManager[object]:
-    """The pass, for a flow that keeps writes across attempts until :func:`_settle`: it
-    lets them go when the pass ends, however it ends (never leaving the stock lock held)."""
-    grouped = getattr(flow, "grouped", None)
-    return grouped() if grouped is not None else nullcontext()
 
 
 def _key_batches(keys: Sequence[str] | None, batch_size: int
@@ -343,52 +333,6 @@ def _budget_refusal(outcome: Outcome) -> bool:
             and outcome.error_code in (queue.BUDGET_ERROR, "45"))
 
 
-def _prepare(engine: sa.Engine, flow: Flow, claims: Sequence[Claim]) -> None:
-    """The flow's read of the whole batch, if it has one. Should it fail (a bug), the flow
-    reads each record when attempting it, so the failure shows on the records, not here."""
-    prepare = getattr(flow, "prepare", None)
-    if prepare is None or not claims:
-        return
-    try:
-        prepare(engine, claims)
-    except Exception as exc:
-        if is_infrastructure_error(exc):
-            raise
-        log.exception("%s flow could not read its batch of %d", flow.entity, len(claims))
 
 
-def _callless(flow: Flow, claims: Sequence[Claim], per_attempt: int, *, force: bool
-              ) -> set[str]:
-    """The keys the flow says need no Zoho call (only where it attempts records alone)."""
-    callless = getattr(flow, "callless", None)
-    if callless is None or per_attempt >= len(claims):
-        return set()
-    try:
-        return set(callless(claims, force=force))
-    except Exception as exc:
-        if is_infrastructure_error(exc):
-            raise
-        log.exception("%s flow could not sort its batch of %d", flow.entity, len(claims))
-        return set()
 
-
-def _attempt(engine: sa.Engine, flow: Flow, claims: Sequence[Claim], *, force: bool
-             ) -> dict[str, Outcome]:
-    """The flow's outcomes; a bug in the flow becomes a logged transient failure per record,
-    so the batch is recorded, retried and, if it keeps failing, dead-lettered and alerted.
-    A lost database connection is not a bug in the flow: it ends the run."""
-    try:
-        outcomes = flow.attempt(engine, claims, force=force)
-    except Exception as exc:
-        if is_infrastructure_error(exc):
-            raise
-        log.exception("%s flow failed on a batch of %d", flow.entity, len(claims))
-        message = redact(f"{type(exc).__name__}: {exc}")
-        return {c.record_key: Outcome.failure("attempt", "INTERNAL_ERROR", message,
-                                              transient=True) for c in claims}
-    missing = [c.record_key for c in claims if c.record_key not in outcomes]
-    for key in missing:
-        outcomes[key] = Outcome.failure("attempt", "INTERNAL_ERROR",
-                                        "flow returned no outcome for this record",
-                                        transient=True)
-    return outcomes

@@ -9,7 +9,6 @@ across a group of invoices (:class:`StockLockHold`); while a thread keeps it,
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
@@ -17,6 +16,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+
+from kn_zoho.sync.background import BackgroundThread
 
 LOCK_TIMEOUT_MS = 120_000  # a pull of 10,000 items takes ~50 calls; never wait forever
 
@@ -83,7 +84,7 @@ class StockLockHold:
         self._conn: sa.Connection | None = None
         self._registry = _holds()  # the owner thread's holds
         self._pending: Future[Any] | None = None
-        self._helper: _Helper | None = None
+        self._helper: BackgroundThread | None = None
 
     @property
     def held(self) -> bool:
@@ -102,7 +103,7 @@ class StockLockHold:
         if self.organization_id not in self._registry:
             self._registry[self.organization_id] = self  # the owner joins it from now on
         if self._helper is None:
-            self._helper = _Helper()
+            self._helper = BackgroundThread(STOCK_LOCK_HELPER)
         future = self._helper.run(lambda: work(self._connect()))
         self._pending = future
         return future
@@ -130,33 +131,6 @@ class StockLockHold:
             del self._registry[self.organization_id]
         if conn is not None:
             _unlock(conn, self.organization_id)
-
-
-class _Helper:
-    """One daemon thread running a hold's background writes in order (a daemon: a process
-    stopping never waits for it, and its connection's lock goes with the process)."""
-
-    def __init__(self) -> None:
-        self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
-            queue.SimpleQueue())
-        threading.Thread(target=self._serve, name=STOCK_LOCK_HELPER, daemon=True).start()
-
-    def run(self, work: Callable[[], T]) -> Future[T]:
-        future: Future[T] = Future()
-        self._work.put((work, future))
-        return future
-
-    def stop(self) -> None:
-        self._work.put(None)
-
-    def _serve(self) -> None:
-        while (item := self._work.get()) is not None:
-            work, future = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(work())
-                except BaseException as error:  # handed to the owner through the future
-                    future.set_exception(error)
 
 
 @contextmanager

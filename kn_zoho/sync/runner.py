@@ -26,6 +26,7 @@ from kn_zoho.sync.reports import (
     describe_infrastructure_error,
     is_infrastructure_error,
 )
+from kn_zoho.sync.start_ahead import StartAhead
 from kn_zoho.zoho import budget, budget_status
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class _Pass:
     report: SyncReport
     unstarted: list[Claim] = field(default_factory=list)
     started: list[Claim] = field(default_factory=list)
+    ahead: StartAhead | None = None  # the next group's start, while this one's calls run
     # attempted, outcome known, not recorded yet (see ``attempt``), since when
     done: list[tuple[Claim, Outcome]] = field(default_factory=list)
     done_began: datetime | None = None
@@ -89,9 +91,12 @@ class _Pass:
         ``record_within_seconds`` lets fast attempts' outcomes wait to be recorded together:
         then they are recorded once the oldest would wait longer (judged by the last
         attempt's time), when the batch ends, when a lease was lost, and before a suspect
-        record. Each group is still started alone, right before its calls, so a run whose
-        lease broke never starts what it no longer holds, and a taker finds unreached
-        records never attempted.
+        record. Each group is still started alone, before its calls: with such a window, the
+        next group (if it makes calls, and neither is suspect) is started on a helper thread
+        while this group's calls run (:mod:`kn_zoho.sync.start_ahead`), otherwise right
+        before its calls. So a run whose lease broke never starts what it no longer holds,
+        and a taker finds the records a run had not reached never attempted, but for the
+        one started ahead.
 
         Recording and starting the next group stay two transactions: one would lock the
         first group's queue rows, then the next's, and a run that took some of them over
@@ -107,30 +112,42 @@ class _Pass:
             return claim.suspect, claim.record_key not in callless
 
         self.unstarted.sort(key=kind)  # stable
+
+        def next_group() -> list[Claim]:
+            if not self.unstarted:
+                return []
+            first = kind(self.unstarted[0])
+            size = 1 if first[0] else per_attempt if first[1] else len(self.unstarted)
+            return list(itertools.takewhile(lambda c: kind(c) == first, self.unstarted[:size]))
+
         while True:
             took = 0.0
             if self.started:  # by the claim, or below; empty when our leases broke
                 began, clock = datetime.now(UTC), time.monotonic()
+                following = next_group()
+                if (self.ahead is not None and wait > 0 and not self.started[0].suspect
+                        and following and kind(following[0]) == (False, True)):
+                    self.ahead.submit(following)  # started while these calls run
                 outcomes = flow_calls.attempt(self.engine, self.flow, self.started,
                                               force=self.force)
                 self._defer_spent(outcomes)
                 self._hold(outcomes, began)
                 took = time.monotonic() - clock
             with self.engine.connect() as conn:
-                first = kind(self.unstarted[0]) if self.unstarted else None
-                if self.done and (first is None or first[0] or self.report.paused
+                group = next_group()
+                if self.done and (not group or group[0].suspect or self.report.paused
                                   or time.monotonic() - self.done_since + took >= wait):
                     self._record(conn)
-                if first is None:
+                if not group:
                     return
-                size = 1 if first[0] else per_attempt if first[1] else len(self.unstarted)
-                group = list(itertools.takewhile(lambda c, first=first: kind(c) == first,
-                                                 self.unstarted[:size]))
-                # one statement, committed on its own before any call: no BEGIN/COMMIT
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                self.started = queue.start(conn, group, worker=self.worker,
-                                           run_id=self.worker, kind=self.kind,
-                                           lease=self.lease.lease)
+                started = self.ahead.take(group) if self.ahead is not None else None
+                if started is None:
+                    # one statement, committed on its own before any call: no BEGIN/COMMIT
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    started = queue.start(conn, group, worker=self.worker,
+                                          run_id=self.worker, kind=self.kind,
+                                          lease=self.lease.lease)
+                self.started = started
                 if self.done and len(self.started) < len(group):
                     # a lease broke: a taker may take what we hold unrecorded, so record it
                     conn.commit()  # ends the start's autobegun (autocommit) transaction
@@ -160,7 +177,7 @@ class _Pass:
             until = datetime.now(UTC) + wait
             pause = budget_status.BudgetPause(product, until, f"{said}, trying again at "
                                               f"{budget.resumes_at_text(until)}")
-        deferred = spent + self.unstarted
+        deferred = spent + self._unstarted_with_ahead()
         queue.defer(self.engine, deferred, worker=self.worker, until=pause.resets_at,
                     reason=pause.message,
                     zoho_ids={c.record_key: outcomes[c.record_key].zoho_id for c in spent})
@@ -171,6 +188,17 @@ class _Pass:
         self.started = [c for c in self.started if c not in spent]
         self.unstarted = []
         self.report.paused = pause.message
+
+    def _unstarted_with_ahead(self) -> list[Claim]:
+        """The claims not attempted, the group started ahead as it came back (its claims
+        started, with their log rows; those whose lease broke left out)."""
+        if self.ahead is None:
+            return self.unstarted
+        pending, started = self.ahead.settle()
+        if not pending:
+            return self.unstarted
+        gone = {claim.record_key for claim in pending}
+        return started + [claim for claim in self.unstarted if claim.record_key not in gone]
 
     def _record(self, conn: sa.Connection) -> None:
         """The outcomes held in one transaction of a constant number of statements: the
@@ -197,7 +225,11 @@ class _Pass:
         connection. If the database stays away, the leases simply run out (and the open
         attempts count as abandoned). Returns what could not be given back, for the error
         message."""
-        self.started = [claim for claim, _ in self.done] + self.started
+        self.unstarted = self._unstarted_with_ahead()
+        # only claims of the group started ahead have log rows among the unstarted
+        ahead = [claim for claim in self.unstarted if claim.log_id is not None]
+        self.unstarted = [claim for claim in self.unstarted if claim.log_id is None]
+        self.started = [claim for claim, _ in self.done] + self.started + ahead
         self.done = []
         for delay in (0.0, 0.5, 1.0, 2.0):
             time.sleep(delay)
@@ -238,6 +270,8 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     state = _Pass(engine, flow, worker, kind, settings,
                   retry_base_seconds() if retry_base is None else retry_base, force,
                   SyncReport(flow.entity))
+    state.ahead = StartAhead(engine, worker=worker, run_id=worker, kind=kind,
+                             lease=settings.lease)
     calls_before = flow.api_calls()
     per_attempt = getattr(flow, "records_per_attempt", None) or batch_size
     # A flow's preflight (e.g. the CRM field check) runs before anything is claimed, so an org
@@ -278,12 +312,10 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
         note = state.give_back(reason + " (attempt not counted)")
         state.report.api_calls = flow.api_calls() - calls_before
         raise InfrastructureError(f"{flow.entity}: {reason}{note}", [state.report]) from exc
+    finally:
+        state.ahead.close()
     state.report.api_calls = flow.api_calls() - calls_before
     return state.report
-
-
-
-
 
 
 def _key_batches(keys: Sequence[str] | None, batch_size: int
@@ -331,8 +363,5 @@ def _budget_refusal(outcome: Outcome) -> bool:
     code 45 (see kn_zoho/zoho/budget.py)."""
     return (not outcome.ok and outcome.transient
             and outcome.error_code in (queue.BUDGET_ERROR, "45"))
-
-
-
 
 

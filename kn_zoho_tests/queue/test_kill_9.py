@@ -68,4 +68,6 @@ def test_kill_9_mid_batch_records_are_taken_again_within_a_minute(
         abandoned = conn.execute(sa.text(
             "SELECT count(*) FROM integration.zoho_sync_logs WHERE status = 'abandoned'"
         )).scalar_one()
-    assert abandoned == 1  # the attempt in hand when it was killed left its trace
+    # the attempt in hand when it was killed left its trace, and so did the next order's,
+    # started ahead while that one's calls ran (kn_zoho/sync/start_ahead.py)
+    assert 1 <= abandoned <= 2

@@ -1,7 +1,8 @@
 """What one more paid order costs the database when `sync books` invoices it (issue 12).
 
-Each order's attempt is started alone right before its calls, and marked sent under the stock
-lock with 'sending' written before the call (a killed run must never invoice or pay it twice,
+Each order's attempt is started alone before its calls (recorded with others, one order ahead,
+on a helper thread), and marked sent under the stock lock with 'sending' written before the
+call (a killed run must never invoice or pay it twice,
 nor count its stock twice). Recorded alone (Zoho's replies slow), that is 7 statements an
 order (start its attempt; lock, 'sending', 'sent', unlock; write back the invoice id, record
 the outcome) on 2 connection check-outs (the lock's own, in autocommit; one that records an
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import ContactUpdatesFlow, InvoicesFlow, ItemsFlow
 from kn_zoho.sync.runner import run_flow
+from kn_zoho.sync.start_ahead import START_AHEAD_THREAD
 from kn_zoho.sync.stock.lock import STOCK_LOCK_HELPER
 from kn_zoho.zoho.errors import ZohoError
 from kn_zoho.zoho.factory import ZohoClients
@@ -73,7 +75,7 @@ class _Meter:
     def _flows(self) -> bool:
         """Whether the current thread does the flow's work."""
         return (threading.get_ident() == self.me
-                or threading.current_thread().name == STOCK_LOCK_HELPER)
+                or threading.current_thread().name in (STOCK_LOCK_HELPER, START_AHEAD_THREAD))
 
     def _checkout(self, dbapi_connection, record, proxy) -> None:
         if self._flows():

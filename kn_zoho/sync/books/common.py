@@ -34,10 +34,12 @@ DEFAULT_ORGANIZATION_STATE = "KA"  # KN Biosciences, Bengaluru; the sandbox org 
 PREFETCH_PAGES = 10
 # A refund after payment keeps the sale's invoice (the refund is a credit note in Books).
 INVOICED_STATUSES = frozenset({"paid", "refunded"})
-# Every Books flow attempts its records one at a time, each started right before its calls;
+# Every Books flow attempts its records one at a time, each started before its calls;
 # outcomes of fast attempts are recorded together, none waiting longer than this (see
-# ``runner._Pass.attempt``): with Zoho's real reply times each is recorded at once.
-RECORD_WITHIN_SECONDS = 0.1
+# ``runner._Pass.attempt``): with Zoho's real reply times each is recorded at once. A quarter
+# second bounds what a killed run leaves unrecorded (its retry adopts it by lookups) and how
+# long the stock pull waits for an invoice group's lock; 0.1 s made twice the groups.
+RECORD_WITHIN_SECONDS = 0.25
 # How storefront payments are recorded in Books: one of its documented payment modes.
 PAYMENT_MODE_ENV = "KN_ZOHO_BOOKS_PAYMENT_MODE"
 # Whether Books emails a paid order's invoice to the customer (created with send=true).

@@ -90,3 +90,30 @@ def test_the_items_flow_reads_its_batch_once_and_a_product_changed_since_afresh(
     names = {item["sku"]: item["name"] for item in books_sandbox.records("books_items")}
     assert names[claims[2].record_key] == "Renamed after the read"
     assert len(names) == 5
+
+
+def test_a_customer_another_run_linked_after_the_batch_read_is_not_looked_up_again(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    """The batch was read with the customer unlinked; another run linked it since: the
+    attempt takes the link from the row before any call, so no search and no second contact."""
+    seed(engine, users=1, products=1, orders=1, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    assert run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).count("synced") == 1
+    claims = queue.claim(engine, "books_invoice", worker="w")
+    flow = InvoicesFlow(books_clients.books)
+    flow.prepare(engine, claims)
+    contact = books_clients.books.create_contact({"contact_name": "Linked by another run",
+                                                  "gst_treatment": "consumer"})
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET zoho_books_id = :id"),
+                     {"id": contact["contact_id"]})
+    before = books_sandbox.calls()
+    with engine.begin() as conn:
+        [one] = queue.start(conn, claims, worker="w", run_id="w")
+    outcome = flow.attempt(engine, [one], force=False)[one.record_key]
+    flow.settle()
+    assert outcome.ok and "customer:" not in outcome.operation, outcome
+    calls = books_sandbox.calls() - before
+    assert calls["GET /books/v3/contacts"] == 0 and calls["POST /books/v3/contacts"] == 0
+    [invoice] = books_sandbox.records("books_invoices")
+    assert invoice["customer_id"] == contact["contact_id"]

@@ -12,6 +12,7 @@ from kn_zoho.storefront.checkout import checkout as storefront_checkout
 from kn_zoho.sync.runner import run_flow
 from kn_zoho.sync.service import books_flows
 from kn_zoho.sync.stock.cycle import run_stock_cycle
+from kn_zoho.sync.stock.lock import lock_key
 from kn_zoho.zoho.factory import ZohoClients
 
 
@@ -52,3 +53,21 @@ def checkout(engine: sa.Engine, sku: str, quantity: int, *, pay: bool = True) ->
         user_id = conn.execute(sa.text("SELECT id FROM public.users ORDER BY id LIMIT 1")
                                ).scalar_one()
     return storefront_checkout(engine, user_id, {sku: quantity}, pay=pay)
+
+
+def stock_invoice_rows(engine: sa.Engine) -> dict[str, tuple[str | None, str]]:
+    """The invoice flow's stock rows: (invoice id, state) by order number."""
+    with engine.connect() as conn:
+        return {row.order_number: (row.invoice_id, row.state) for row in conn.execute(sa.text(
+            "SELECT order_number, invoice_id, state FROM integration.stock_invoices"))}
+
+
+def stock_lock_free(engine: sa.Engine, organization_id: str) -> bool:
+    """Whether another session could take the organization's stock lock now (given back)."""
+    with engine.connect() as conn:
+        free = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
+                            {"k": lock_key(organization_id)}).scalar_one()
+        if free:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
+                         {"k": lock_key(organization_id)})
+    return bool(free)

@@ -3,6 +3,9 @@ changed after that read: starting a record's attempt tells whether it changed si
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 from kn_zoho.storefront import queue
@@ -12,14 +15,36 @@ from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 
 
-def test_an_order_fixed_after_its_batch_was_read_is_invoiced_from_its_fresh_row(
-        engine: sa.Engine, books_sandbox, books_clients) -> None:
-    seed(engine, users=2, products=2, orders=2, paid_fraction=1.0, quote_requests=0,
+@contextmanager
+def _reads(engine: sa.Engine, prefix: str) -> Iterator[list[str]]:
+    """The statements starting with ``prefix`` run inside the block."""
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith(prefix):
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield reads
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def _prepared(engine: sa.Engine, books_clients, n: int) -> tuple[list, InvoicesFlow]:
+    """``n`` paid orders of as many customers, their items in Books, claimed, the batch read."""
+    seed(engine, users=n, products=n, orders=n, paid_fraction=1.0, quote_requests=0,
          inquiries=0)
-    assert run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).count("synced") == 2
+    assert run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).count("synced") == n
     claims = queue.claim(engine, "books_invoice", worker="w")
     flow = InvoicesFlow(books_clients.books)
     flow.prepare(engine, claims)
+    return claims, flow
+
+
+def test_an_order_fixed_after_its_batch_was_read_is_invoiced_from_its_fresh_row(
+        engine: sa.Engine, books_sandbox, books_clients) -> None:
+    claims, flow = _prepared(engine, books_clients, 2)
     # the admin corrects the second order's payment date after the batch was read
     with engine.begin() as conn:
         fixed = conn.execute(sa.text(
@@ -46,17 +71,8 @@ def test_the_batch_is_read_once_not_once_a_record(engine: sa.Engine, books_sandb
     seed(engine, users=3, products=3, orders=6, paid_fraction=1.0, quote_requests=0,
          inquiries=0)
     run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
-    reads: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().startswith("SELECT * FROM public.orders"):
-            reads.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _reads(engine, "SELECT * FROM public.orders") as reads:
         report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
     assert report.count("synced") == 6
     assert len(reads) == 1
 
@@ -72,20 +88,11 @@ def test_the_items_flow_reads_its_batch_once_and_a_product_changed_since_afresh(
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE products SET name = 'Renamed after the read' "
                              "WHERE sku = :sku"), {"sku": claims[2].record_key})
-    reads: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().startswith("SELECT * FROM public.products"):
-            reads.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _reads(engine, "SELECT * FROM public.products") as reads:
         for claim in claims:
             with engine.begin() as conn:
                 [one] = queue.start(conn, [claim], worker="w", run_id="w")
             assert flow.attempt(engine, [one], force=False)[one.record_key].ok
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
     assert len(reads) == 1  # only the changed product's own read
     names = {item["sku"]: item["name"] for item in books_sandbox.records("books_items")}
     assert names[claims[2].record_key] == "Renamed after the read"
@@ -96,12 +103,7 @@ def test_a_customer_another_run_linked_after_the_batch_read_is_not_looked_up_aga
         engine: sa.Engine, books_sandbox, books_clients) -> None:
     """The batch was read with the customer unlinked; another run linked it since: the
     attempt takes the link from the row before any call, so no search and no second contact."""
-    seed(engine, users=1, products=1, orders=1, paid_fraction=1.0, quote_requests=0,
-         inquiries=0)
-    assert run_flow(engine, ItemsFlow(books_clients.books), retry_base=0).count("synced") == 1
-    claims = queue.claim(engine, "books_invoice", worker="w")
-    flow = InvoicesFlow(books_clients.books)
-    flow.prepare(engine, claims)
+    claims, flow = _prepared(engine, books_clients, 1)
     contact = books_clients.books.create_contact({"contact_name": "Linked by another run",
                                                   "gst_treatment": "consumer"})
     with engine.begin() as conn:

@@ -16,14 +16,21 @@ from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import EMAIL_INVOICES_ENV, InvoicesFlow
 from kn_zoho.sync.runner import run_flow
 from kn_zoho.sync.stock.cycle import run_stock_cycle
-from kn_zoho.sync.stock.lock import lock_key
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import (
     BooksSandbox,
     attempt_in_two_runs,
     losing_first_reply,
 )
-from kn_zoho_tests.sync.stock_helpers import books_stock, checkout, cycle, store_stock, sync_books
+from kn_zoho_tests.sync.stock_helpers import (
+    books_stock,
+    checkout,
+    cycle,
+    stock_invoice_rows,
+    stock_lock_free,
+    store_stock,
+    sync_books,
+)
 
 STATUS_SENT = "POST /books/v3/invoices/{id}/status/sent"
 
@@ -31,12 +38,6 @@ STATUS_SENT = "POST /books/v3/invoices/{id}/status/sent"
 @pytest.fixture
 def emailing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(EMAIL_INVOICES_ENV, "true")
-
-
-def _stock_rows(engine: sa.Engine) -> dict[str, tuple[str | None, str]]:
-    with engine.connect() as conn:
-        return {row.order_number: (row.invoice_id, row.state) for row in conn.execute(sa.text(
-            "SELECT order_number, invoice_id, state FROM integration.stock_invoices"))}
 
 
 def _assert_once_each(engine: sa.Engine, sandbox: BooksSandbox) -> None:
@@ -52,7 +53,7 @@ def _assert_once_each(engine: sa.Engine, sandbox: BooksSandbox) -> None:
     assert sorted(e["invoice_number"] for e in emails) == sorted(orders)
     assert all(e["to"] == [orders[e["invoice_number"]]] for e in emails)
     assert len(sandbox.records("books_payments")) == len(orders)
-    assert _stock_rows(engine) == {number: (invoice["invoice_id"], "sent")
+    assert stock_invoice_rows(engine) == {number: (invoice["invoice_id"], "sent")
                                    for number, invoice in invoices.items()}
 
 
@@ -81,14 +82,9 @@ def test_emailed_invoices_are_created_under_the_stock_lock_recorded_before_the_c
     def checked(payload: dict[str, Any], **params: Any) -> dict[str, Any]:
         """At the create: another session cannot take the stock lock (a pull waits), and
         the order's sale is recorded 'sending' (a kill now leaves it to the pull)."""
-        with engine.connect() as conn:
-            free = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
-                                {"k": lock_key(books.organization_id)}).scalar_one()
-            if free:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
-                             {"k": lock_key(books.organization_id)})
+        free = stock_lock_free(engine, books.organization_id)
         seen.append((params.get("send"), free,
-                     _stock_rows(engine).get(payload["invoice_number"])))
+                     stock_invoice_rows(engine).get(payload["invoice_number"])))
         return create(payload, **params)
 
     monkeypatch.setattr(books, "create_invoice", checked)
@@ -130,7 +126,7 @@ def test_a_customer_without_email_gets_a_draft_marked_sent_and_no_email(
     assert books_sandbox.calls()[STATUS_SENT] == before + 1
     assert [e["invoice_number"] for e in books_sandbox.records("books_emails")] == [
         order["order_number"]]
-    assert _stock_rows(engine)["KN-NO-MAIL"][1] == "sent"
+    assert stock_invoice_rows(engine)["KN-NO-MAIL"][1] == "sent"
 
 
 def test_lost_reply_to_the_create_adopts_the_sent_invoice_without_sending_it_again(
@@ -178,17 +174,17 @@ def test_a_run_killed_at_the_create_leaves_a_record_the_pull_settles_by_number(
                       _killed(books.create_invoice, after_books_stored=after_books_stored))
         with pytest.raises(KeyboardInterrupt):
             run_flow(engine, InvoicesFlow(books), retry_base=0)
-    [(invoice_id, state)] = _stock_rows(engine).values()
+    [(invoice_id, state)] = stock_invoice_rows(engine).values()
     assert (invoice_id, state) == (None, "sending")
 
     assert run_stock_cycle(engine, books).pull.invoices_resolved == 1
     assert store_stock(engine) == truth  # neither counted twice nor lost
     stored = books_sandbox.records("books_invoices")
     if after_books_stored:
-        assert _stock_rows(engine) == {stored[0]["invoice_number"]: (stored[0]["invoice_id"],
+        assert stock_invoice_rows(engine) == {stored[0]["invoice_number"]: (stored[0]["invoice_id"],
                                                                     "sent")}
     else:
-        assert stored == [] and _stock_rows(engine) == {}
+        assert stored == [] and stock_invoice_rows(engine) == {}
 
     with engine.begin() as conn:  # the killed run's lease runs out
         conn.execute(sa.text("UPDATE integration.zoho_sync_queue SET claimed_until = now() "
@@ -248,7 +244,8 @@ def test_a_draft_adopted_at_the_create_is_marked_sent_once_and_not_emailed(
     assert books_sandbox.records("books_emails") == []
     [invoice] = books_sandbox.records("books_invoices")
     assert invoice["status"] == "paid"
-    assert _stock_rows(engine) == {invoice["invoice_number"]: (invoice["invoice_id"], "sent")}
+    assert stock_invoice_rows(engine) == {
+        invoice["invoice_number"]: (invoice["invoice_id"], "sent")}
 
 
 def test_the_pull_never_takes_another_records_invoice_for_an_unanswered_create(
@@ -272,7 +269,7 @@ def test_the_pull_never_takes_another_records_invoice_for_an_unanswered_create(
         ignore_auto_number_generation=True)
     books.mark_invoice_sent(other["invoice_id"])
     assert run_stock_cycle(engine, books).pull.invoices_resolved == 1
-    assert _stock_rows(engine) == {}
+    assert stock_invoice_rows(engine) == {}
 
 
 def test_books_refusing_to_send_for_want_of_a_contact_email_leaves_no_stock_record(
@@ -293,4 +290,4 @@ def test_books_refusing_to_send_for_want_of_a_contact_email_leaves_no_stock_reco
     assert result.status != "synced"
     assert "no contact person" in result.error_message, result.error_message
     assert books_sandbox.records("books_invoices") == []
-    assert _stock_rows(engine) == {}
+    assert stock_invoice_rows(engine) == {}

@@ -14,26 +14,11 @@ import sqlalchemy as sa
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow
 from kn_zoho.sync.runner import run_flow
-from kn_zoho.sync.stock.lock import STOCK_LOCK_HELPER, lock_key
+from kn_zoho.sync.stock.lock import STOCK_LOCK_HELPER
 from kn_zoho.zoho.errors import ZohoError
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 from kn_zoho_tests.sync.books_fixtures import BooksSandbox
-
-
-def _stock_rows(engine: sa.Engine) -> dict[str, tuple[str | None, str]]:
-    with engine.connect() as conn:
-        return {row.order_number: (row.invoice_id, row.state) for row in conn.execute(sa.text(
-            "SELECT order_number, invoice_id, state FROM integration.stock_invoices"))}
-
-
-def _lock_free(engine: sa.Engine, organization_id: str) -> bool:
-    with engine.connect() as conn:
-        free = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
-                            {"k": lock_key(organization_id)}).scalar_one()
-        if free:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
-                         {"k": lock_key(organization_id)})
-    return bool(free)
+from kn_zoho_tests.sync.stock_helpers import stock_invoice_rows, stock_lock_free
 
 
 def _orders(engine: sa.Engine, n: int) -> list[str]:
@@ -61,8 +46,8 @@ def test_sending_is_written_on_the_helper_thread_and_committed_before_the_mark_s
         """At the call: the row is committed (another session reads it) and the lock held."""
         number = {i["invoice_id"]: i["invoice_number"] for i in books_sandbox.records(
             "books_invoices")}[invoice_id]
-        seen.append((_stock_rows(engine).get(number),
-                     _lock_free(engine, books.organization_id)))
+        seen.append((stock_invoice_rows(engine).get(number),
+                     stock_lock_free(engine, books.organization_id)))
         return mark_sent(invoice_id)
 
     monkeypatch.setattr(books, "mark_invoice_sent", checked)
@@ -76,8 +61,8 @@ def test_sending_is_written_on_the_helper_thread_and_committed_before_the_mark_s
     assert seen == [((None, "sending"), False)] * 4
     invoices = {i["invoice_number"]: i["invoice_id"] for i in books_sandbox.records(
         "books_invoices")}
-    assert _stock_rows(engine) == {number: (invoices[number], "sent") for number in numbers}
-    assert _lock_free(engine, books.organization_id)
+    assert stock_invoice_rows(engine) == {number: (invoices[number], "sent") for number in numbers}
+    assert stock_lock_free(engine, books.organization_id)
 
 
 def test_an_attempt_failing_before_its_mark_sent_takes_back_the_row_it_wrote(
@@ -98,8 +83,8 @@ def test_an_attempt_failing_before_its_mark_sent_takes_back_the_row_it_wrote(
     report = run_flow(engine, InvoicesFlow(books), retry_base=0)
     assert [r.status for r in report.results if r.record_key == numbers[0]] != ["synced"]
     assert report.count("synced") == 1
-    assert set(_stock_rows(engine)) == {numbers[1]}
-    assert _lock_free(engine, books.organization_id)
+    assert set(stock_invoice_rows(engine)) == {numbers[1]}
+    assert stock_lock_free(engine, books.organization_id)
 
 
 def test_a_row_an_earlier_attempt_left_sending_outlives_this_attempts_failure(
@@ -121,4 +106,4 @@ def test_a_row_an_earlier_attempt_left_sending_outlives_this_attempts_failure(
     monkeypatch.setattr(books, "create_invoice", unreachable)
     report = run_flow(engine, InvoicesFlow(books), retry_base=0)
     assert report.count("synced") == 0
-    assert _stock_rows(engine) == {number: (None, "sending")}
+    assert stock_invoice_rows(engine) == {number: (None, "sending")}

@@ -10,20 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from kn_zoho.sync.stock import lock
-from kn_zoho.sync.stock.lock import StockLockHold, books_stock_lock, lock_key
+from kn_zoho.sync.stock.lock import StockLockHold, books_stock_lock
+from kn_zoho_tests.sync.stock_helpers import stock_lock_free
 
 ORG = "60000000001"
 
 
 def _free(engine: sa.Engine) -> bool:
-    """Whether another session could take the organization's lock now (and gives it back)."""
-    with engine.connect() as conn:
-        taken = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
-                             {"k": lock_key(ORG)}).scalar()
-        if taken:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
-                         {"k": lock_key(ORG)})
-        return bool(taken)
+    return stock_lock_free(engine, ORG)
 
 
 def test_a_hold_keeps_the_lock_until_released_and_its_thread_joins_it(

@@ -363,5 +363,3 @@ def _budget_refusal(outcome: Outcome) -> bool:
     code 45 (see kn_zoho/zoho/budget.py)."""
     return (not outcome.ok and outcome.transient
             and outcome.error_code in (queue.BUDGET_ERROR, "45"))
-
-

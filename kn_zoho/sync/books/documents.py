@@ -54,7 +54,7 @@ class _Batch:
     shared_emails: set[str]
 
 
-def relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
+def _relink(engine: sa.Engine, user: Row, products: Sequence[Row]) -> None:
     """The batch was read at its claim: a customer or item another run linked since (links
     are no captured change) is taken from the rows now, in one query, before anything is
     looked up or created in Books for lack of it."""
@@ -123,12 +123,21 @@ class _DocumentFlow:
                 continue
             outcomes[claim.record_key] = _settle(
                 f"{self.label} {claim.record_key}",
-                lambda progress, claim=claim, document=document: self._sync(
-                    engine, claim, document, _checked_skus(
-                        f"{self.label} {claim.record_key}", lines.get(document["id"], []),
-                        products, owners),
-                    users[document["user_id"]], products, taxes, progress))
+                lambda progress, claim=claim, document=document: self._attempt_one(
+                    engine, claim, document, lines.get(document["id"], []),
+                    users[document["user_id"]], products, owners, taxes, progress))
         return outcomes
+
+    def _attempt_one(self, engine: sa.Engine, claim: Claim, document: Row,
+                     lines: Sequence[Row], user: Row, products: Mapping[Any, Row],
+                     owners: Mapping[str, Row], taxes: TaxTable, progress: _Progress
+                     ) -> Outcome:
+        """One document: its SKUs checked, the links other runs made since the batch read
+        taken in (before any call, and before the invoice flow's 'sending' starts on its
+        thread, which the read would only contend with), then the flow's own sync."""
+        checked = _checked_skus(f"{self.label} {claim.record_key}", lines, products, owners)
+        _relink(engine, user, [products[line["product_id"]] for line in checked])
+        return self._sync(engine, claim, document, checked, user, products, taxes, progress)
 
     def _sync(self, engine: sa.Engine, claim: Claim, document: Row, lines: Sequence[Row],
               user: Row, products: Mapping[Any, Row], taxes: TaxTable,
@@ -154,12 +163,10 @@ class _DocumentFlow:
         store_zoho_ids(conn, self.table, "zoho_books_id", done)
 
     def _ensure_parties(self, engine: sa.Engine, user: Row, lines: Sequence[Row],
-                        products: Mapping[Any, Row], progress: _Progress, *,
-                        relinked: bool = False) -> tuple[str, dict[str, str]]:
-        """The customer and every line's item in Books, created if missing, ids stored
-        (``relinked``: the caller took other runs' links in already, see :func:`relink`)."""
-        if not relinked:
-            relink(engine, user, [products[line["product_id"]] for line in lines])
+                        products: Mapping[Any, Row], progress: _Progress
+                        ) -> tuple[str, dict[str, str]]:
+        """The customer and every line's item in Books, created if missing, ids stored (the
+        rows carry other runs' links: see :meth:`_attempt_one`)."""
         customer_id = user.get("zoho_books_id")
         if not customer_id:
             shared = str(user.get("email") or "").strip().lower() in self._shared_emails
@@ -186,8 +193,8 @@ class _DocumentFlow:
                         get: Callable[[str], Row | None],
                         find_by_number: Callable[[str], Row | None],
                         create: Callable[..., Row],
-                        create_guard: Callable[[], AbstractContextManager[Row]] | None = None,
-                        relinked: bool = False) -> tuple[Row, str]:
+                        create_guard: Callable[[], AbstractContextManager[Row]] | None = None
+                        ) -> tuple[Row, str]:
         """The Books ``kind`` (invoice/estimate) of this storefront document and how it was
         had: ``found`` (the one an earlier attempt made), ``create`` (made now under our own
         number) or ``adopt`` (Books had that number already); refused if it belongs to another
@@ -200,8 +207,7 @@ class _DocumentFlow:
         if found is not None:
             progress.steps.append(f"{kind}:found")
         else:
-            customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress,
-                                                         relinked=relinked)
+            customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
             payload = self._payload(document, lines, user, customer_id, item_ids, taxes)
             with (create_guard or _no_guard)() as made:
                 found, how = create_numbered(

@@ -24,7 +24,7 @@ from kn_zoho.sync.books.common import (
 )
 from kn_zoho.sync.books.common import email_invoices as books_email_invoices
 from kn_zoho.sync.books.common import payment_mode as books_payment_mode
-from kn_zoho.sync.books.documents import _DocumentFlow, relink
+from kn_zoho.sync.books.documents import _DocumentFlow
 from kn_zoho.sync.stock.credit_notes import never_invoiced
 from kn_zoho.sync.stock.invoices import InvoiceStockWrites
 from kn_zoho.sync.stock.location import books_location_id
@@ -122,8 +122,6 @@ class InvoicesFlow(_DocumentFlow):
         # map once with placeholder ids: bad data fails before anything is created in Books
         self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
         sends = self._sends(user, progress)
-        # other runs' links first: the read would only contend with 'sending' on its thread
-        relink(engine, user, [products[line["product_id"]] for line in lines])
         # a draft's 'sending' is written while the invoice is made (a created-sent one's
         # before its create, under the create guard)
         with nullcontext() if sends else self._stock(engine).sending(order):
@@ -133,7 +131,7 @@ class InvoicesFlow(_DocumentFlow):
                 find_by_number=self.books.find_invoice_by_invoice_number,
                 create=partial(self.books.create_invoice, send=sends),
                 create_guard=partial(self._stock(engine).creating_sent, order) if sends
-                else None, relinked=True)
+                else None)
             customer_id = str(invoice["customer_id"])
             grand_total = _amount(order["grand_total"])
             self._check_total(invoice, "invoice", number, grand_total)

@@ -218,6 +218,20 @@ def invoice_from_order(
         user=user)
 
 
+def sku_placeholders(lines: Sequence[Row]) -> dict[str, str]:
+    """Item ids for mapping a document before its items exist: each SKU stands for its own."""
+    return {line["sku"]: line["sku"] for line in lines}
+
+
+def with_zoho_ids(payload: Mapping[str, Any], customer_id: str, item_ids: Mapping[str, str]
+                  ) -> dict[str, Any]:
+    """A payload mapped with :func:`sku_placeholders`, its Books ids set: a document is
+    mapped (so checked) before anything it needs is created in Books, and only once."""
+    return {**payload, "customer_id": customer_id,
+            "line_items": [{**item, "item_id": item_ids[item["item_id"]]}
+                           for item in payload["line_items"]]}
+
+
 def gst_sale_payload(record: str, *, customer_id: str, reference: str, issued_on: str,
                      place: str, line_items: list[dict[str, Any]], shipping: Decimal,
                      shipping_rate: Decimal | None, adjustment: Decimal, taxes: TaxTable,

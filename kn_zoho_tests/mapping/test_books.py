@@ -14,7 +14,9 @@ from kn_zoho.mapping.books import (
     invoice_from_order,
     item_from_product,
     payment_from_order,
+    sku_placeholders,
     tax_table_from_zoho,
+    with_zoho_ids,
 )
 from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.errors import MappingError
@@ -216,6 +218,22 @@ def test_inter_state_invoice_uses_igst_and_the_buyers_gstin() -> None:
     assert payload["place_of_supply"] == "TN"
     assert [line["tax_id"] for line in payload["line_items"]] == ["igst18", "igst5"]
     assert (payload["gst_treatment"], payload["gst_no"]) == ("business_gst", gstin)
+
+
+@pytest.mark.parametrize("shipping_state", ["ka", "tn"])
+def test_an_invoice_mapped_before_its_ids_then_given_them_is_the_invoice_mapped_with_them(
+        shipping_state: str) -> None:
+    """The invoice flow maps an order once, before its customer and items exist in Books,
+    and sets their ids afterwards: that must be the payload mapping with the ids gives (a
+    mapping that came to use an id anywhere else would break this)."""
+    lines = order_lines()
+    lines[1]["sku"] = lines[0]["sku"].lower() + "-b"  # SKUs that are not item-id shaped
+    ids = {line["sku"]: f"item-{number}" for number, line in enumerate(lines, start=1)}
+    the_order, the_user = order(shipping_state=shipping_state), user(gstin=make_gstin("33"))
+    early = invoice(the_order, lines=lines, user=the_user, customer_id="",
+                    item_ids=sku_placeholders(lines))
+    assert with_zoho_ids(early, "cust-9", ids) == invoice(
+        the_order, lines=lines, user=the_user, customer_id="cust-9", item_ids=ids)
 
 
 def test_invoice_without_user_leaves_gst_treatment_to_the_customer() -> None:

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from kn_zoho.mapping.books import invoice_from_order
 from kn_zoho.storefront import queue
 from kn_zoho.storefront.seed import seed
-from kn_zoho.sync.books import InvoicesFlow, ItemsFlow
+from kn_zoho.sync.books import InvoicesFlow, ItemsFlow, invoices
 from kn_zoho.sync.runner import run_flow
 from kn_zoho_tests.sync.books_fixtures import *  # noqa: F403 - pytest fixtures
 
@@ -119,3 +120,23 @@ def test_a_customer_another_run_linked_after_the_batch_read_is_not_looked_up_aga
     assert calls["GET /books/v3/contacts"] == 0 and calls["POST /books/v3/contacts"] == 0
     [invoice] = books_sandbox.records("books_invoices")
     assert invoice["customer_id"] == contact["contact_id"]
+
+
+def test_each_order_is_mapped_once_before_its_customer_is_created(
+        engine: sa.Engine, books_sandbox, books_clients, monkeypatch) -> None:
+    """An order is mapped (and so checked) before its new customer is created in Books, and
+    that payload, given the ids, is what is sent: not mapped a second time."""
+    seed(engine, users=2, products=2, orders=2, paid_fraction=1.0, quote_requests=0,
+         inquiries=0)
+    run_flow(engine, ItemsFlow(books_clients.books), retry_base=0)
+    mapped: list[str] = []
+
+    def counted(order, *args, **kwargs):
+        mapped.append(order["order_number"])
+        return invoice_from_order(order, *args, **kwargs)
+
+    monkeypatch.setattr(invoices, "invoice_from_order", counted)
+    report = run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
+    assert report.count("synced") == 2
+    assert any("customer:create" in result.operation for result in report.results)
+    assert sorted(mapped) == sorted(result.record_key for result in report.results)

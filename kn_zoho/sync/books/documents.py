@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kn_zoho.mapping.books import TaxTable
+from kn_zoho.mapping.books import TaxTable, with_zoho_ids
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_zoho_ids
@@ -193,14 +193,15 @@ class _DocumentFlow:
                         get: Callable[[str], Row | None],
                         find_by_number: Callable[[str], Row | None],
                         create: Callable[..., Row],
-                        create_guard: Callable[[], AbstractContextManager[Row]] | None = None
-                        ) -> tuple[Row, str]:
+                        create_guard: Callable[[], AbstractContextManager[Row]] | None = None,
+                        mapped: Row | None = None) -> tuple[Row, str]:
         """The Books ``kind`` (invoice/estimate) of this storefront document and how it was
         had: ``found`` (the one an earlier attempt made), ``create`` (made now under our own
         number) or ``adopt`` (Books had that number already); refused if it belongs to another
         document. Sets ``progress.zoho_id``.
         ``create_guard``: a context around the create or adoption (a create that moves stock
-        holds the stock lock), handed the document once it is known to be ours."""
+        holds the stock lock), handed the document once it is known to be ours.
+        ``mapped``: the document mapped already, with ``sku_placeholders`` for item ids."""
         number = document[self.number_column]
         found = self._made_earlier(claim, document, get, find_by_number)
         how = "found"
@@ -208,7 +209,8 @@ class _DocumentFlow:
             progress.steps.append(f"{kind}:found")
         else:
             customer_id, item_ids = self._ensure_parties(engine, user, lines, products, progress)
-            payload = self._payload(document, lines, user, customer_id, item_ids, taxes)
+            payload = (with_zoho_ids(mapped, customer_id, item_ids) if mapped is not None
+                       else self._payload(document, lines, user, customer_id, item_ids, taxes))
             with (create_guard or _no_guard)() as made:
                 found, how = create_numbered(
                     self.books, lambda: create(payload, ignore_auto_number_generation=True),

@@ -10,7 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kn_zoho.mapping.books import TaxTable, invoice_from_order, payment_from_order
+from kn_zoho.mapping.books import (
+    TaxTable,
+    invoice_from_order,
+    payment_from_order,
+    sku_placeholders,
+)
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.sync.books.catalog import BooksCatalog
@@ -119,8 +124,9 @@ class InvoicesFlow(_DocumentFlow):
         if order.get("payment_status") == "refunded" and self._never_invoiced(
                 engine, claim, order, progress):
             return progress.success()
-        # map once with placeholder ids: bad data fails before anything is created in Books
-        self._payload(order, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
+        # mapped before any call (bad data fails before anything is created in Books), its
+        # Books ids set once they are known
+        mapped = self._payload(order, lines, user, "", sku_placeholders(lines), taxes)
         sends = self._sends(user, progress)
         # a draft's 'sending' is written while the invoice is made (a created-sent one's
         # before its create, under the create guard)
@@ -129,7 +135,7 @@ class InvoicesFlow(_DocumentFlow):
                 engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
                 get=self.books.get_invoice,
                 find_by_number=self.books.find_invoice_by_invoice_number,
-                create=partial(self.books.create_invoice, send=sends),
+                create=partial(self.books.create_invoice, send=sends), mapped=mapped,
                 create_guard=partial(self._stock(engine).creating_sent, order) if sends
                 else None)
             customer_id = str(invoice["customer_id"])

@@ -22,7 +22,9 @@ raw_reference.py, raw_books.py) it times:
           mark-sent call ('sent' with the batch's record)
 
 and prints records/s, the Zoho calls each made (they must match), and real/book, the
-client-side overhead of the sync over the reference (target: at most 1.5).
+client-side overhead of the sync over the reference (target: at most 1.5): best against best,
+and per round (real and book back to back) with the rounds' median, the steadier figure on a
+machine whose speed drifts.
 
     python benchmarks/sync_throughput.py \
         --server-url postgresql://postgres@127.0.0.1:5432/postgres \
@@ -43,6 +45,7 @@ import json
 import os
 import pstats
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -193,15 +196,21 @@ def _measure(databases: Databases, base_url: str, fill: Callable[[sa.Engine], No
 def _compare(name: str, databases: Databases, base_url: str,
              fill: Callable[[sa.Engine], None], runs: dict[str, Callable], repeat: int,
              latency_ms: float = 0.0) -> dict[str, float]:
-    """Best of ``repeat`` per variant, interleaved so machine load hits all alike."""
+    """Best of ``repeat`` per variant, interleaved so machine load hits all alike; and, as
+    a machine whose speed drifts from run to run can pair one variant's best with another's
+    worst, real/book per round (real and book measured back to back), their median."""
     best: dict[str, float] = {}
     counts: dict[str, tuple[int, dict[str, int]]] = {}
+    paired: list[float] = []
     for _ in range(repeat):
+        this_round: dict[str, float] = {}
         for variant, run in runs.items():
             elapsed, synced, calls = _measure(databases, base_url, fill, run,
                                               latency_ms=latency_ms)
             best[variant] = min(best.get(variant, float("inf")), elapsed)
+            this_round[variant] = elapsed
             counts[variant] = (synced, calls)
+        paired.append(this_round["real"] / this_round["book"])
     synced, calls = counts["real"]
     for variant, (other_synced, other_calls) in counts.items():
         if (other_synced, other_calls) != (synced, calls):
@@ -212,12 +221,16 @@ def _compare(name: str, databases: Databases, base_url: str,
     figures |= {"records": synced, "zoho_calls": sum(calls.values())}
     figures |= {f"real_over_{variant}": round(best["real"] / seconds, 2)
                 for variant, seconds in best.items() if variant != "real"}
+    figures["real_over_book_rounds"] = [round(ratio, 2) for ratio in paired]
+    figures["real_over_book_median"] = round(statistics.median(paired), 2)
     print(f"{name}: {synced} records, {sum(calls.values())} Zoho calls each")
     for variant, seconds in best.items():
         print(f"  {variant:<5} {seconds:7.2f} s  {synced / seconds:8.1f} records/s")
     print(f"  real/book {figures['real_over_book']:.2f} (target <= 1.5), " + ", ".join(
         f"real/{variant} {figures[f'real_over_{variant}']:.2f}"
         for variant in best if variant not in ("real", "book")))
+    print(f"  real/book per round {', '.join(f'{r:.2f}' for r in paired)}: median "
+          f"{figures['real_over_book_median']:.2f}")
     return figures
 
 

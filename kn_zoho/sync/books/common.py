@@ -230,6 +230,20 @@ def _attempt_of(claim: Claim) -> tuple[str, int, int]:
     return claim.record_key, claim.version, claim.attempt
 
 
+BatchAttempts = frozenset[tuple[str, int, int]]  # the attempts a batch read is for
+
+
+def batch_attempts(claims: Sequence[Claim]) -> BatchAttempts:
+    """The attempts a batch read (a flow's ``prepare``) is for."""
+    return frozenset(_attempt_of(claim) for claim in claims)
+
+
+def batch_serves(attempts: BatchAttempts, claims: Sequence[Claim]) -> bool:
+    """Whether the batch read for ``attempts`` serves ``claims``: each is one of those
+    attempts, its record unchanged since (``Claim.changed`` comes from starting it)."""
+    return all(not claim.changed and _attempt_of(claim) in attempts for claim in claims)
+
+
 def _missing(claim: Claim, label: str) -> Outcome:
     return Outcome.failure("load", "NOT_FOUND", f"{label} {claim.record_key} no longer exists in "
                            "the storefront", transient=False)

@@ -29,13 +29,15 @@ from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.zoho_ids import store_ids
 from kn_zoho.sync.books.common import (
     RECORD_WITHIN_SECONDS,
+    BatchAttempts,
     Refused,
     Row,
-    _attempt_of,
     _missing,
     _Progress,
     _rows,
     _settle,
+    batch_attempts,
+    batch_serves,
     books_api_calls,
     reading,
     refused_for_good,
@@ -56,7 +58,7 @@ class ContactUpdatesFlow:
 
     def __init__(self, books: BooksClient) -> None:
         self.books = books
-        self._batch: tuple[set[tuple[str, int, int]], dict[Any, Row]] | None = None
+        self._batch: tuple[BatchAttempts, dict[Any, Row]] | None = None
 
     def api_calls(self) -> int:
         return books_api_calls(self.books)
@@ -64,7 +66,7 @@ class ContactUpdatesFlow:
     def prepare(self, engine: sa.Engine, claims: Sequence[Claim]) -> None:
         """Read the claimed batch's users at once (one query a batch, not one a record)."""
         self._batch = None
-        self._batch = ({_attempt_of(claim) for claim in claims}, _users(engine, claims))
+        self._batch = (batch_attempts(claims), _users(engine, claims))
 
     def callless(self, claims: Sequence[Claim], *, force: bool) -> set[str]:
         """The records that, as read, make no call: gone, not linked, or unchanged since the
@@ -79,8 +81,7 @@ class ContactUpdatesFlow:
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
-        if self._batch is not None and all(
-                not claim.changed and _attempt_of(claim) in self._batch[0] for claim in claims):
+        if self._batch is not None and batch_serves(self._batch[0], claims):
             users = self._batch[1]
         else:  # not prepared, or changed since: read now
             users = _users(engine, claims)

@@ -17,16 +17,18 @@ from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     RECORD_WITHIN_SECONDS,
+    BatchAttempts,
     Refused,
     Row,
     _amount,
-    _attempt_of,
     _link,
     _missing,
     _Progress,
     _rows,
     _settle,
     _setup_failure,
+    batch_attempts,
+    batch_serves,
     books_api_calls,
     create_or_adopt,
     organization_state,
@@ -45,7 +47,7 @@ class _Batch:
     """What the records of one claimed batch need from the storefront, read at once; the
     rows are shared, so what one record links (a customer, an item) the next one sees."""
 
-    attempts: set[tuple[str, int, int]]  # the claims read for (see ``_attempt_of``)
+    attempts: BatchAttempts  # the claims read for
     documents: dict[Any, Row]
     lines: dict[Any, list[Row]]
     users: dict[Any, Row]
@@ -97,14 +99,13 @@ class _DocumentFlow:
         documents, lines, users, products = _load_documents(
             engine, claims, self.table, self.line_table, self.line_key)
         owners, shared = _key_owners(engine, users.values(), products.values())
-        return _Batch({_attempt_of(claim) for claim in claims}, documents, lines, users,
+        return _Batch(batch_attempts(claims), documents, lines, users,
                       products, owners, shared)
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
         batch = self._batch
-        if batch is None or any(claim.changed or _attempt_of(claim) not in batch.attempts
-                                for claim in claims):
+        if batch is None or not batch_serves(batch.attempts, claims):
             batch = self._read(engine, claims)
         documents, lines, users, products = (batch.documents, batch.lines, batch.users,
                                              batch.products)

@@ -17,13 +17,15 @@ from kn_zoho.storefront.zoho_ids import store_zoho_ids
 from kn_zoho.sync.books.catalog import BooksCatalog
 from kn_zoho.sync.books.common import (
     RECORD_WITHIN_SECONDS,
+    BatchAttempts,
     Row,
-    _attempt_of,
     _missing,
     _Progress,
     _rows,
     _settle,
     _setup_failure,
+    batch_attempts,
+    batch_serves,
     books_api_calls,
     reading,
 )
@@ -54,8 +56,7 @@ class ItemsFlow:
         self.books = books
         self.catalog = catalog or BooksCatalog(books)
         # the claimed batch's attempts, products and SKU owners, read at once (:meth:`prepare`)
-        self._batch: tuple[set[tuple[str, int, int]], dict[Any, Row], dict[str, Row]] | None \
-            = None
+        self._batch: tuple[BatchAttempts, dict[Any, Row], dict[str, Row]] | None = None
 
     def api_calls(self) -> int:
         return books_api_calls(self.books)
@@ -65,12 +66,11 @@ class ItemsFlow:
         product that changed after its claim is read again when attempted (``Claim.changed``
         comes from starting its attempt, right before its calls)."""
         self._batch = None
-        self._batch = ({_attempt_of(claim) for claim in claims}, *_products(engine, claims))
+        self._batch = (batch_attempts(claims), *_products(engine, claims))
 
     def attempt(self, engine: sa.Engine, claims: Sequence[Claim], *, force: bool
                 ) -> dict[str, Outcome]:
-        if self._batch is not None and all(
-                not claim.changed and _attempt_of(claim) in self._batch[0] for claim in claims):
+        if self._batch is not None and batch_serves(self._batch[0], claims):
             products, owners = self._batch[1], self._batch[2]
         else:
             products, owners = _products(engine, claims)

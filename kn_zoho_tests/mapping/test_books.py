@@ -354,6 +354,17 @@ def test_estimate_from_quote() -> None:
     }
 
 
+def test_an_estimate_mapped_before_its_ids_then_given_them_is_the_estimate_mapped_with_them(
+        ) -> None:
+    """As for invoices: the estimate flow maps a quote before its customer and items exist."""
+    lines = order_lines()
+    ids = {line["sku"]: f"item-{number}" for number, line in enumerate(lines, start=1)}
+    the_user = user(gstin=make_gstin("33"), customer_type="b2b")
+    early = estimate(quote(), user=the_user, customer_id="", item_ids=sku_placeholders(lines))
+    assert with_zoho_ids(early, "cust-9", ids) == estimate(
+        quote(), user=the_user, customer_id="cust-9", item_ids=ids)
+
+
 def test_estimate_with_gst_added_on_top_is_exclusive() -> None:
     payload = estimate(quote(grand_total=Decimal("3218.05")))
     assert payload["is_inclusive_tax"] is False

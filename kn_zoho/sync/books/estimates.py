@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kn_zoho.mapping import validation as v
-from kn_zoho.mapping.books import TaxTable
+from kn_zoho.mapping.books import TaxTable, sku_placeholders
 from kn_zoho.mapping.books_edits import FINAL_ESTIMATE_STATUSES
 from kn_zoho.mapping.books_estimates import estimate_from_quote
 from kn_zoho.mapping.crm import payload_hash
@@ -67,7 +67,9 @@ class EstimatesFlow(_DocumentFlow):
         if status != "approved":
             raise Refused("NOT_APPROVED", f"field 'status': is {status!r}, only approved "
                           "quotes become estimates")
-        self._payload(quote, lines, user, "0", {line["sku"]: "0" for line in lines}, taxes)
+        # mapped before any call (bad data fails before anything is created in Books), its
+        # Books ids set once they are known
+        mapped = self._payload(quote, lines, user, "", sku_placeholders(lines), taxes)
         stored_id = claim.zoho_id or quote.get("zoho_books_id")
         if stored_id and not self._force and claim.payload_hash == self._linked_digest(
                 quote, lines, user, products, taxes):
@@ -85,7 +87,7 @@ class EstimatesFlow(_DocumentFlow):
                 engine, claim, quote, lines, user, products, taxes, progress, kind="estimate",
                 get=self.books.get_estimate,
                 find_by_number=self.books.find_estimate_by_estimate_number,
-                create=self.books.create_estimate)
+                create=self.books.create_estimate, mapped=mapped)
         self._check_total(estimate, "estimate", quote["quote_number"],
                           _amount(quote["grand_total"]))
         progress.metadata.update({**document_metadata(estimate),

@@ -147,6 +147,44 @@ def test_cancelled_after_payment_before_invoicing_is_never_invoiced(
     assert operation == "not-invoiced"
 
 
+def _set_payment_status(engine: sa.Engine, order_id: Any, status: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE public.orders SET payment_status = :s WHERE id = :id"),
+                     {"s": status, "id": order_id})
+
+
+def test_an_order_settled_as_never_invoiced_is_not_invoiced_when_marked_paid_again(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients: Any) -> None:
+    """Its sale went to Books as an adjustment: an invoice would take that stock twice."""
+    cancelled = _orders(engine, 1)[0]
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT public.cancel_paid_order(:id, 'rfnd_C3')"),
+                     {"id": cancelled["id"]})
+    _sync(engine, books_clients)
+    before = books_stock(books_sandbox)
+
+    _set_payment_status(engine, cancelled["id"], "paid")  # an admin undoes the refund by hand
+    _sync(engine, books_clients)
+    assert not books_sandbox.records("books_invoices")
+    assert books_stock(books_sandbox) == before
+    assert _queue(engine, "books_invoice")[cancelled["order_number"]] == (
+        "failed", "NEVER_INVOICED")
+    with engine.connect() as conn:
+        message = conn.execute(sa.text(
+            "SELECT last_error_message FROM integration.zoho_sync_queue "
+            "WHERE entity = 'books_invoice' AND record_key = :n"),
+            {"n": cancelled["order_number"]}).scalar_one()
+    assert message.startswith(f"order {cancelled['order_number']}: field 'payment_status'")
+    assert "never invoiced" in message
+
+    _set_payment_status(engine, cancelled["id"], "refunded")  # the fix the message names
+    calls = books_sandbox.calls()
+    _sync(engine, books_clients)
+    assert _queue(engine, "books_invoice")[cancelled["order_number"]] == ("synced", None)
+    assert books_sandbox.calls() == calls  # settled before: nothing looked up again
+    assert books_stock(books_sandbox) == before
+
+
 def test_cancelled_after_invoicing_is_credited_in_full_and_back_in_stock(
         engine: sa.Engine, books_sandbox: BooksSandbox, books_clients: Any) -> None:
     order = _orders(engine, 1)[0]

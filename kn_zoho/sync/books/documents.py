@@ -87,6 +87,8 @@ class _DocumentFlow:
     line_key: str         # the lines' column pointing at the document
     records_per_attempt = 1  # calls per record: each started alone, right before its calls
     record_within_seconds = RECORD_WITHIN_SECONDS
+    # the documents' batch read (``:ids``); a flow may join in what it needs per document
+    documents_query: str | None = None
 
     def prepare(self, engine: sa.Engine, claims: Sequence[Claim]) -> None:
         """Read the whole claimed batch at once: six queries a batch, not six a record. A
@@ -97,7 +99,7 @@ class _DocumentFlow:
 
     def _read(self, engine: sa.Engine, claims: Sequence[Claim]) -> _Batch:
         documents, lines, users, products = _load_documents(
-            engine, claims, self.table, self.line_table, self.line_key)
+            engine, claims, self.table, self.line_table, self.line_key, self.documents_query)
         owners, shared = _key_owners(engine, users.values(), products.values())
         return _Batch(batch_attempts(claims), documents, lines, users,
                       products, owners, shared)
@@ -309,13 +311,15 @@ def refuse_document_of_another(document: Row, kind: str, label: str, number: str
 
 
 def _load_documents(engine: sa.Engine, claims: Sequence[Claim], table: str, line_table: str,
-                    foreign_key: str) -> tuple[dict[Any, Row], dict[Any, list[Row]],
-                                              dict[Any, Row], dict[Any, Row]]:
-    """Documents by id, their lines (with the product's SKU and HSN), users and products."""
+                    foreign_key: str, documents_query: str | None = None
+                    ) -> tuple[dict[Any, Row], dict[Any, list[Row]], dict[Any, Row],
+                               dict[Any, Row]]:
+    """Documents by id (``documents_query``, by default their rows), their lines (with the
+    product's SKU and HSN), users and products."""
     ids = [claim.record_id for claim in claims]
+    query = documents_query or f"SELECT * FROM public.{table} WHERE id = ANY(:ids)"  # noqa: S608
     with reading(engine) as conn:
-        documents = {row["id"]: row for row in _rows(
-            conn, f"SELECT * FROM public.{table} WHERE id = ANY(:ids)", ids)}  # noqa: S608
+        documents = {row["id"]: row for row in _rows(conn, query, ids)}
         lines: dict[Any, list[Row]] = {}
         for line in _rows(conn, (
                 f"SELECT i.*, p.sku, p.name AS product_name, p.hsn_code "  # noqa: S608

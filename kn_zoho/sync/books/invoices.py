@@ -58,6 +58,12 @@ class InvoicesFlow(_DocumentFlow):
     entity = "books_invoice"
     label, table, line_table, line_key = "order", "orders", "order_items", "order_id"
     number_column = "order_number"
+    # each order with its stock row's state: 'never' (refunded in full before it was
+    # invoiced) is settled for good, in the same batch read
+    documents_query = """
+        SELECT o.*, s.state AS invoice_stock_state
+          FROM public.orders o LEFT JOIN integration.stock_invoices s ON s.order_id = o.id
+         WHERE o.id = ANY(:ids)"""
 
     def __init__(self, books: BooksClient, catalog: BooksCatalog | None = None,
                  seller_state: str | None = None, payment_mode: str | None = None,
@@ -118,11 +124,13 @@ class InvoicesFlow(_DocumentFlow):
               user: Row, products: Mapping[Any, Row], taxes: TaxTable,
               progress: _Progress) -> Outcome:
         number = order["order_number"]
-        if order.get("payment_status") not in INVOICED_STATUSES:
-            raise Refused("NOT_PAID", f"field 'payment_status': is {order.get('payment_status')!r}"
-                          ", only paid orders are invoiced")
-        if order.get("payment_status") == "refunded" and self._never_invoiced(
-                engine, claim, order, progress):
+        status = order.get("payment_status")
+        if status not in INVOICED_STATUSES:
+            raise Refused("NOT_PAID", f"field 'payment_status': is {status!r}, only paid "
+                          "orders are invoiced")
+        if order.get("invoice_stock_state") == "never":
+            return self._settled_never_invoiced(status, progress)
+        if status == "refunded" and self._never_invoiced(engine, claim, order, progress):
             return progress.success()
         # mapped before any call (bad data fails before anything is created in Books), its
         # Books ids set once they are known
@@ -165,6 +173,21 @@ class InvoicesFlow(_DocumentFlow):
         progress.metadata["email"] = ("not emailed: the customer has no email address (a "
                                       "draft marked sent instead)")
         return False
+
+    def _settled_never_invoiced(self, status: str, progress: _Progress) -> Outcome:
+        """An order settled as never invoiced stays so: its sale went to Books as a stock
+        adjustment, which an invoice would take from Books stock a second time."""
+        if status == "refunded":  # decided by an earlier attempt: nothing to look up again
+            progress.steps.append("not-invoiced")
+            progress.metadata["reason"] = ("refunded in full before it was invoiced: never "
+                                           "invoiced (decided earlier)")
+            return progress.success()
+        raise Refused("NEVER_INVOICED", (
+            f"field 'payment_status': is {status!r}, but the order was refunded in full "
+            "before it was invoiced and settled as never invoiced: its sale and return went "
+            "to Books as stock adjustments, so an invoice now would take its stock from Books "
+            "a second time. Set payment_status back to 'refunded' and place a new order for "
+            "the sale, or invoice it by hand in Books and correct the stock there"))
 
     def _never_invoiced(self, engine: sa.Engine, claim: Claim, order: Row,
                         progress: _Progress) -> bool:

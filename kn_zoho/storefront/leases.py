@@ -37,14 +37,27 @@ class Hold:
         return f"{self.kind or 'unknown'} run {self.holder} ({state} until {until})"
 
 
+# A holder's rows, locked in key order: the order outcomes are recorded in (outcomes.py). An
+# UPDATE alone locks them in the order of whatever it scans (the table, or an index by due
+# time), and a heartbeat renewing while its own run records outcomes then deadlocked.
+_HELD_IN_KEY_ORDER = """
+    held AS (
+        SELECT entity, record_key FROM integration.zoho_sync_queue
+         WHERE claimed_by = :holder AND status = 'in_progress'
+         ORDER BY entity, record_key
+           FOR UPDATE
+    )"""
+
+
 def renew(engine: sa.Engine, worker: str, lease: timedelta) -> int:
     """Extend every lease ``worker`` still holds; returns how many it holds."""
     with engine.begin() as conn:
         result = conn.execute(sa.text(
-            "UPDATE integration.zoho_sync_queue "
-            "SET claimed_until = now() + make_interval(secs => :seconds) "
-            "WHERE claimed_by = :worker AND status = 'in_progress'"),
-            {"worker": worker, "seconds": lease.total_seconds()})
+            f"WITH {_HELD_IN_KEY_ORDER} UPDATE integration.zoho_sync_queue AS q "  # noqa: S608
+            "SET claimed_until = now() + make_interval(secs => :seconds) FROM held "
+            "WHERE q.entity = held.entity AND q.record_key = held.record_key "
+            "AND q.claimed_by = :holder AND q.status = 'in_progress'"),
+            {"holder": worker, "seconds": lease.total_seconds()})
         return result.rowcount
 
 
@@ -109,10 +122,12 @@ def release_run(engine: sa.Engine, holder: str, *, force: bool = False) -> int:
                 "the lease time, so it looks alive); wait for it, or use --force if you know "
                 "it is gone")
         rows = conn.execute(sa.text(
-            "UPDATE integration.zoho_sync_queue SET status = 'pending', claimed_by = NULL, "
-            "claimed_by_kind = NULL, claimed_until = NULL, next_attempt_at = now(), "
-            "updated_at = now() WHERE claimed_by = :holder AND status = 'in_progress' "
-            "RETURNING entity, record_key"), {"holder": holder}).all()
+            f"WITH {_HELD_IN_KEY_ORDER} UPDATE integration.zoho_sync_queue AS q "  # noqa: S608
+            "SET status = 'pending', claimed_by = NULL, claimed_by_kind = NULL, "
+            "claimed_until = NULL, next_attempt_at = now(), updated_at = now() FROM held "
+            "WHERE q.entity = held.entity AND q.record_key = held.record_key "
+            "AND q.claimed_by = :holder AND q.status = 'in_progress' "
+            "RETURNING q.entity, q.record_key"), {"holder": holder}).all()
         conn.execute(sa.text(
             "UPDATE integration.zoho_sync_logs SET status = 'abandoned', finished_at = now(), "
             "error_code = 'RELEASED', error_message = 'lease of run ' || :holder "

@@ -3,7 +3,9 @@ run's record or fails naming the live run that holds it, a live run keeps its re
 
 from __future__ import annotations
 
+import threading
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from dagster import DagsterInstance, materialize
 from kn_zoho.defs.crm.assets import crm_contacts
 from kn_zoho.defs.resources import StorefrontDatabase, ZohoCrmResource
 from kn_zoho.sandbox import credentials
-from kn_zoho.storefront import queue
+from kn_zoho.storefront import leases, queue
 from kn_zoho.storefront.outcomes import Outcome
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import InvoicesFlow
@@ -133,3 +135,40 @@ def test_a_dropped_connection_fails_the_dagster_step_and_its_retry_finishes_the_
             "WHERE record_key = :k ORDER BY id"), {"k": keys[0]}).all()
     assert [tuple(r) for r in logged] == [(1, "interrupted", result.run_id, "dagster"),
                                           (1, "success", result.run_id, "dagster")]
+
+
+def test_renewing_leases_while_outcomes_are_recorded_never_deadlocks(engine: sa.Engine) -> None:
+    """Outcomes lock their queue rows in key order; the heartbeat's renewal locks the same
+    worker's rows, so it must take them in that order too. Here the higher key comes first
+    in the table and in due time (the order of every index the renewal could scan but the
+    key's), the recording holds the lower key and then asks for the higher one while the
+    renewal runs: in any other order the two would wait on each other (a deadlock, one of
+    them failing after deadlock_timeout; the four-overlapping-runs test met it)."""
+    seed(engine, users=2, products=0, orders=0, quote_requests=0, inquiries=0)
+    low, high = (c.record_key for c in queue.claim(engine, "crm_contact", worker="run-1"))
+    for key, due in ((high, "2 minutes"), (low, "1 minute")):  # newest row versions: high first
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE integration.zoho_sync_queue SET updated_at = now(), "
+                "next_attempt_at = now() - CAST(:due AS interval) "
+                "WHERE entity = 'crm_contact' AND record_key = :k"), {"k": key, "due": due})
+    lock = sa.text("SELECT 1 FROM integration.zoho_sync_queue WHERE entity = 'crm_contact' "
+                   "AND record_key = :k FOR UPDATE")
+    renewed: list[object] = []
+    with engine.connect() as recording:
+        with recording.begin():
+            recording.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+            recording.execute(lock, {"k": low})
+            renewal = threading.Thread(target=lambda: renewed.append(_renew_or_error(engine)))
+            renewal.start()
+            time.sleep(0.5)  # the renewal is waiting now, for the row the recording holds
+            recording.execute(lock, {"k": high})
+        renewal.join(timeout=30)
+    assert renewed == [2]
+
+
+def _renew_or_error(engine: sa.Engine) -> object:
+    try:
+        return leases.renew(engine, "run-1", timedelta(minutes=5))
+    except sa.exc.OperationalError as error:
+        return error

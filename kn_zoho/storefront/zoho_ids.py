@@ -38,13 +38,20 @@ def store_zoho_ids(conn: sa.Connection, table: str, column: str,
 def store_ids(conn: sa.Connection, table: str, column: str,
               ids: Mapping[uuid.UUID, str]) -> None:
     """Set ``table.column`` of each row in ``ids`` to its Zoho id, in one statement; a row
-    holding the id already is left alone (no new row version, no trigger)."""
+    holding the id already is left alone (no new row version, no trigger).
+
+    The rows are locked in id order first: the UPDATE alone locks them in the order of its
+    scan (the table's, or the batch's), and a storefront transaction updating some of the
+    same rows in id order then deadlocked with it."""
     if (table, column) not in ZOHO_ID_COLUMNS:
         raise ValueError(f"public.{table}.{column} is not a Zoho id column")
     if not ids:
         return
     conn.execute(sa.text(
-        f"UPDATE public.{table} SET {column} = v.zoho_id "  # noqa: S608 - fixed names
+        f"WITH locked AS (SELECT id FROM public.{table} WHERE id = ANY(:ids) "  # noqa: S608
+        "ORDER BY id FOR UPDATE) "
+        f"UPDATE public.{table} SET {column} = v.zoho_id "
         "FROM unnest(CAST(:ids AS uuid[]), CAST(:zoho_ids AS text[])) AS v(id, zoho_id) "
+        "JOIN locked USING (id) "
         f"WHERE {table}.id = v.id AND {table}.{column} IS DISTINCT FROM v.zoho_id"),
         {"ids": list(ids), "zoho_ids": list(ids.values())})

@@ -98,7 +98,7 @@ def test_recording_a_batch_costs_the_same_statements_at_10_and_100_records(
     assert _kinds(statements) == [
         "checkout", "SELECT product,", "checkout", "SELECT record_key,", "checkout",
         "SELECT now()",
-        "checkout", "SELECT product,", "WITH lost", "checkout", "UPDATE public.users",
+        "checkout", "SELECT product,", "WITH lost", "checkout", "WITH locked",
         "WITH outcome",
         "checkout", "SELECT product,", "WITH lost"], statements
     with engine.connect() as conn:

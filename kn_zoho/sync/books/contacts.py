@@ -188,15 +188,12 @@ class CustomerLinks:
             self._digests[str(user["id"])] = contact_update_from_user(user).digest
 
     def write(self, conn: sa.Connection) -> None:
-        """Inside the record's transaction: the users' rows are locked in id order first, so
-        two runs linking some of the same users never wait on each other in a cycle."""
+        """Inside the record's transaction (``store_ids`` locks the users' rows in id order,
+        so two runs linking some of the same users never wait on each other in a cycle)."""
         ids, digests = self._ids, self._digests
         self._ids, self._digests = {}, {}
         if not ids:
             return
-        conn.execute(sa.text(
-            "SELECT 1 FROM public.users WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
-            {"ids": list(ids)})
         # the trigger enqueues each linked user's contact update (``books_contact``)
         store_ids(conn, "users", "zoho_books_id", ids)
         if digests:

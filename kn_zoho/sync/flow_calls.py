@@ -26,6 +26,14 @@ def settle(flow: Flow) -> None:
         hook()
 
 
+def recorded(flow: Flow) -> None:
+    """After the recording committed: what the flow's write-back wrote is stored, so the
+    flow may forget it (a recording rolled back and tried again writes it again)."""
+    hook = getattr(flow, "recorded", None)
+    if hook is not None:
+        hook()
+
+
 def grouped(flow: Flow) -> AbstractContextManager[object]:
     """The pass, for a flow that keeps writes across attempts until :func:`settle`: it
     lets them go when the pass ends, however it ends (never leaving the stock lock held)."""

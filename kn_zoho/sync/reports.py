@@ -110,6 +110,17 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     return False
 
 
+def is_transaction_conflict(exc: BaseException) -> bool:
+    """Postgres rolled the transaction back for a conflict with another (deadlock,
+    serialization failure: SQLSTATE class 40): nothing of it stands, so it may run again."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.Error) and str(seen.sqlstate or "").startswith("40"):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def describe_infrastructure_error(exc: BaseException) -> str:
     """One line naming the failure, without the SQL or connection details."""
     orig = getattr(exc, "orig", None) or exc

@@ -25,6 +25,7 @@ from kn_zoho.sync.reports import (
     SyncReport,
     describe_infrastructure_error,
     is_infrastructure_error,
+    is_transaction_conflict,
 )
 from kn_zoho.sync.start_ahead import StartAhead
 from kn_zoho.zoho import budget, budget_status
@@ -32,6 +33,7 @@ from kn_zoho.zoho import budget, budget_status
 log = logging.getLogger(__name__)
 
 RETRY_BASE_ENV = "KN_ZOHO_RETRY_BASE_SECONDS"
+RECORD_TRIES = 3  # recording a group's outcomes, when a conflict rolled it back
 
 
 def retry_base_seconds() -> float:
@@ -202,15 +204,28 @@ class _Pass:
 
     def _record(self, conn: sa.Connection) -> None:
         """The outcomes held in one transaction of a constant number of statements: the
-        flow's write-backs (one per storefront table), then queue and log."""
+        flow's write-backs (one per storefront table), then queue and log. Rolled back by a
+        conflict with another transaction (a deadlock with a storefront write that locks the
+        same rows in another order), it runs again: nothing of it stood."""
         done = self.done
         flow_calls.settle(self.flow)
-        with conn.begin():
-            self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
-                                        if outcome.ok])
-            statuses = queue.finish_many(conn, done, worker=self.worker, run_id=self.worker,
-                                         retry_base_seconds=self.base,
-                                         started_at=self.done_began)
+        for retry in range(RECORD_TRIES):
+            try:
+                with conn.begin():
+                    self.flow.write_back(conn, [(claim, outcome) for claim, outcome in done
+                                                if outcome.ok])
+                    statuses = queue.finish_many(conn, done, worker=self.worker,
+                                                 run_id=self.worker,
+                                                 retry_base_seconds=self.base,
+                                                 started_at=self.done_began)
+                flow_calls.recorded(self.flow)
+                break
+            except sa.exc.OperationalError as exc:
+                if retry + 1 == RECORD_TRIES or not is_transaction_conflict(exc):
+                    raise
+                log.warning("recording %d outcomes of %s met a conflict, again: %s",
+                            len(done), self.flow.entity, describe_infrastructure_error(exc))
+                time.sleep(0.05 * (retry + 1))
         self.report.results += [
             RecordResult(self.flow.entity, claim.record_key, statuses[claim.record_key],
                          outcome.operation, claim.attempt, outcome.zoho_id, outcome.error_code,
@@ -307,7 +322,9 @@ def run_flow(engine: sa.Engine, flow: Flow, *, worker: str | None = None,
     except Exception as exc:
         if not is_infrastructure_error(exc):
             raise
-        reason = f"database connection failed: {describe_infrastructure_error(exc)}"
+        what = ("database transaction kept conflicting with another"
+                if is_transaction_conflict(exc) else "database connection failed")
+        reason = f"{what}: {describe_infrastructure_error(exc)}"
         log.debug("%s run %s interrupted", flow.entity, worker, exc_info=True)
         note = state.give_back(reason + " (attempt not counted)")
         state.report.api_calls = flow.api_calls() - calls_before

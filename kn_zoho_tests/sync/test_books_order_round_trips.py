@@ -20,11 +20,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from kn_zoho.storefront import queue
 from kn_zoho.storefront.seed import seed
 from kn_zoho.sync.books import ContactUpdatesFlow, InvoicesFlow, ItemsFlow
+from kn_zoho.sync.reports import InfrastructureError
 from kn_zoho.sync.runner import run_flow
 from kn_zoho.sync.start_ahead import START_AHEAD_THREAD
 from kn_zoho.sync.stock.lock import STOCK_LOCK_HELPER
@@ -253,3 +256,62 @@ def test_a_customer_created_for_an_order_that_then_fails_is_linked_all_the_same(
                         retry_base=0).results
     assert synced.status == "synced" and not synced.operation.startswith("customer:"), synced
     assert len(books_sandbox.records("books_contacts")) == 1
+
+
+def test_a_recording_a_deadlock_rolled_back_is_tried_again_with_the_customers_links(
+        engine: sa.Engine, books_sandbox, books_clients: ZohoClients,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Postgres rolls back one side of a deadlock (a storefront transaction locking the same
+    rows in another order): the group's recording runs again, links and all, instead of
+    stopping the run with its Zoho work done but unrecorded."""
+    users = _new_customers_orders(engine, books_clients, 3)
+    finish_many, conflicts = queue.finish_many, []
+
+    def deadlocked_once(conn: sa.Connection, *args: object, **kwargs: object) -> object:
+        statuses = finish_many(conn, *args, **kwargs)  # written, then rolled back
+        if not conflicts:
+            conflicts.append(1)
+            raise sa.exc.OperationalError("WITH outcome ...", {},
+                                          psycopg.errors.DeadlockDetected("deadlock detected"))
+        return statuses
+
+    monkeypatch.setattr(queue, "finish_many", deadlocked_once)
+    flow = InvoicesFlow(books_clients.books)
+    flow.record_within_seconds = 60.0  # the three recorded together
+    report = run_flow(engine, flow, retry_base=0)
+    assert conflicts == [1]
+    assert report.count("synced") == 3, report.failures
+    with engine.connect() as conn:
+        linked = conn.execute(sa.text(
+            "SELECT count(*) FROM users WHERE zoho_books_id IS NOT NULL")).scalar_one()
+        attempts = conn.execute(sa.text(
+            "SELECT status, count(*) FROM integration.zoho_sync_logs "
+            "WHERE entity = 'books_invoice' GROUP BY status")).all()
+    assert linked == 3
+    assert attempts == [("success", 3)]
+    before = books_sandbox.calls()  # the digests went with the links: no update needs a call
+    report = run_flow(engine, ContactUpdatesFlow(books_clients.books), retry_base=0)
+    assert {r.record_key: r.operation for r in report.results} == dict.fromkeys(
+        users, "unchanged")
+    assert books_sandbox.calls() - before == {}
+
+
+def test_a_recording_that_keeps_conflicting_stops_the_run_saying_so(
+        engine: sa.Engine, books_sandbox, books_clients: ZohoClients,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tried three times, then the run stops as for a lost database: the attempts are given
+    back (not counted), and the message names the conflict, not a lost connection."""
+    _new_customers_orders(engine, books_clients, 1)
+
+    def deadlocked(conn: sa.Connection, *args: object, **kwargs: object) -> object:
+        raise sa.exc.OperationalError("WITH outcome ...", {},
+                                      psycopg.errors.DeadlockDetected("deadlock detected"))
+
+    monkeypatch.setattr(queue, "finish_many", deadlocked)
+    with pytest.raises(InfrastructureError, match=r"^books_invoice: database transaction kept "
+                                                  r"conflicting with another: DeadlockDetected"):
+        run_flow(engine, InvoicesFlow(books_clients.books), retry_base=0)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT status, attempts FROM integration.zoho_sync_queue "
+            "WHERE entity = 'books_invoice'")).one() == ("pending", 0)

@@ -165,6 +165,10 @@ class _DocumentFlow:
         self._links.write(conn)
         store_zoho_ids(conn, self.table, "zoho_books_id", done)
 
+    def recorded(self) -> None:
+        """The write-back committed (the runner's recording may be tried again before)."""
+        self._links.committed()
+
     def _ensure_parties(self, engine: sa.Engine, user: Row, lines: Sequence[Row],
                         products: Mapping[Any, Row], progress: _Progress
                         ) -> tuple[str, dict[str, str]]:

@@ -272,11 +272,13 @@ def test_the_pull_never_takes_another_records_invoice_for_an_unanswered_create(
     assert stock_invoice_rows(engine) == {}
 
 
-def test_books_refusing_to_send_for_want_of_a_contact_email_leaves_no_stock_record(
-        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients, emailing: None) -> None:
+def test_books_refusing_to_send_for_want_of_a_contact_email_gets_a_draft_marked_sent(
+        engine: sa.Engine, books_sandbox: BooksSandbox, books_clients, emailing: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The storefront has the customer's email but the Books contact it is linked to has none
-    (edited in Books): Books refuses the send, nothing is stored, the failure says why, and
-    the 'sending' row is taken back (no stock moved) rather than left to the pull."""
+    (edited in Books): Books refuses the send and stores nothing (looked up by number), and
+    the sale goes in all the same, as a draft marked sent under the stock lock, no email; the
+    record says why it was not emailed."""
     seed(engine, users=1, products=1, orders=1, paid_fraction=1.0, quote_requests=0,
          inquiries=0)
     books = books_clients.books
@@ -285,9 +287,26 @@ def test_books_refusing_to_send_for_want_of_a_contact_email_leaves_no_stock_reco
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE users SET zoho_books_id = :id"),
                      {"id": contact["contact_id"]})
+    create, rows_at_create = books.create_invoice, []
+
+    def create_seeing_rows(payload: dict[str, Any], **params: Any) -> dict[str, Any]:
+        rows_at_create.append((params.get("send", False),
+                               stock_invoice_rows(engine).get(payload["invoice_number"])))
+        return create(payload, **params)
+
+    monkeypatch.setattr(books, "create_invoice", create_seeing_rows)
     report = run_flow(engine, InvoicesFlow(books), retry_base=0)
     [result] = report.results
-    assert result.status != "synced"
-    assert "no contact person" in result.error_message, result.error_message
-    assert books_sandbox.records("books_invoices") == []
-    assert stock_invoice_rows(engine) == {}
+    assert result.status == "synced", result.error_message
+    assert result.operation.endswith("invoice:create+invoice:sent+payment:create")
+    assert result.metadata["email"].startswith("not emailed: Books refused to send it (")
+    assert "no contact person" in result.metadata["email"]
+    # the sent create recorded before its call; then the draft (its 'sending' written on the
+    # lock's thread while it is made)
+    assert [send for send, _ in rows_at_create] == [True, False]
+    assert rows_at_create[0][1] == (None, "sending")
+    [invoice] = books_sandbox.records("books_invoices")
+    assert invoice["status"] == "paid"
+    assert books_sandbox.records("books_emails") == []
+    assert stock_invoice_rows(engine) == {invoice["invoice_number"]: (invoice["invoice_id"],
+                                                                      "sent")}

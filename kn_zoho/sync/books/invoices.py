@@ -26,6 +26,7 @@ from kn_zoho.sync.books.common import (
     _amount,
     _Progress,
     document_metadata,
+    refused_for_good,
 )
 from kn_zoho.sync.books.common import email_invoices as books_email_invoices
 from kn_zoho.sync.books.common import payment_mode as books_payment_mode
@@ -123,7 +124,6 @@ class InvoicesFlow(_DocumentFlow):
     def _sync(self, engine: sa.Engine, claim: Claim, order: Row, lines: Sequence[Row],
               user: Row, products: Mapping[Any, Row], taxes: TaxTable,
               progress: _Progress) -> Outcome:
-        number = order["order_number"]
         status = order.get("payment_status")
         if status not in INVOICED_STATUSES:
             raise Refused("NOT_PAID", f"field 'payment_status': is {status!r}, only paid "
@@ -135,7 +135,29 @@ class InvoicesFlow(_DocumentFlow):
         # mapped before any call (bad data fails before anything is created in Books), its
         # Books ids set once they are known
         mapped = self._payload(order, lines, user, "", sku_placeholders(lines), taxes)
+        invoice = partial(self._sent_invoice, engine, claim, order, lines, user, products,
+                          taxes, progress, mapped)
         sends = self._sends(user, progress)
+        try:
+            made = invoice(sends)
+        except ZohoError as error:
+            if not getattr(error, "sending_refused", False):
+                raise
+            # Books refused to email it and stored nothing (looked up by number): the sale
+            # still goes in, as a draft marked sent, without email
+            progress.metadata["email"] = (f"not emailed: Books refused to send it ({error}); "
+                                          "a draft marked sent instead")
+            made = invoice(False)
+        self._pay(order, made, str(made["customer_id"]), _amount(order["grand_total"]),
+                  progress)
+        return progress.success()
+
+    def _sent_invoice(self, engine: sa.Engine, claim: Claim, order: Row, lines: Sequence[Row],
+                      user: Row, products: Mapping[Any, Row], taxes: TaxTable,
+                      progress: _Progress, mapped: Row, sends: bool) -> Row:
+        """The order's invoice in Books, sent: created sent (``sends``: emailed by Books) or
+        a draft marked sent, or the one an earlier attempt made."""
+        number = order["order_number"]
         # a draft's 'sending' is written while the invoice is made (a created-sent one's
         # before its create, under the create guard)
         with nullcontext() if sends else self._stock(engine).sending(order):
@@ -143,12 +165,11 @@ class InvoicesFlow(_DocumentFlow):
                 engine, claim, order, lines, user, products, taxes, progress, kind="invoice",
                 get=self.books.get_invoice,
                 find_by_number=self.books.find_invoice_by_invoice_number,
-                create=partial(self.books.create_invoice, send=sends), mapped=mapped,
+                create=self._create_sent if sends else self.books.create_invoice,
+                mapped=mapped,
                 create_guard=partial(self._stock(engine).creating_sent, order) if sends
                 else None)
-            customer_id = str(invoice["customer_id"])
-            grand_total = _amount(order["grand_total"])
-            self._check_total(invoice, "invoice", number, grand_total)
+            self._check_total(invoice, "invoice", number, _amount(order["grand_total"]))
             progress.metadata.update(document_metadata(invoice))
             if sends and how == "create":
                 progress.steps.append("invoice:emailed")
@@ -160,8 +181,18 @@ class InvoicesFlow(_DocumentFlow):
                 # sync (an invoice created or adopted sent under the guard is recorded already)
                 with self._stock(engine).marking_sent(order, progress.zoho_id):
                     self._mark_sent(invoice, progress)
-        self._pay(order, invoice, customer_id, grand_total, progress)
-        return progress.success()
+        return invoice
+
+    def _create_sent(self, payload: Row, **params: Any) -> Row:
+        """Create the invoice sent (``send=true``); a refusal is marked ``sending_refused``
+        (what Books does when it cannot email, e.g. a contact without an email, is not
+        documented): once no invoice is found under the number, it is made a draft instead."""
+        try:
+            return self.books.create_invoice(payload, send=True, **params)
+        except ZohoError as error:
+            if refused_for_good(error):
+                error.sending_refused = True  # type: ignore[attr-defined]
+            raise
 
     def _sends(self, user: Row, progress: _Progress) -> bool:
         """Whether the invoice is created sent, emailed by Books (``send=true``): with the

@@ -48,6 +48,9 @@ class Flow(Protocol):
     # calls; see ``runner._Pass.attempt``). A flow that keeps writes across attempts until
     # they are recorded defines ``settle()`` (called before each record) and ``grouped()``,
     # a context manager around the pass that lets them go when it ends, however it ends.
+    # ``write_back`` may run more than once for the same outcomes (a recording Postgres rolled
+    # back for a conflict runs again); a flow whose write-back forgets what it wrote defines
+    # ``recorded()``, called once the recording committed.
 
 
 @dataclass(frozen=True)

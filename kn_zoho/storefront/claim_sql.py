@@ -68,15 +68,23 @@ SELECT claimed.*, started.id AS log_id FROM claimed LEFT JOIN started USING (rec
 
 # A record whose worker died during its last allowed attempt: the lease ran out with the
 # attempts used up. Dead-lettered (and alerted like any dead letter), never retried forever.
-_LOST = """lost AS (
-    UPDATE integration.zoho_sync_queue
-       SET status = 'dead', last_error_code = 'WORKER_LOST',
-           last_error_message = 'the worker stopped (killed, out of memory or crashed) during '
-               || attempts || ' attempts in a row; last run ' || coalesce(claimed_by, '?'),
-           claimed_by = NULL, claimed_by_kind = NULL, claimed_until = NULL, updated_at = now()
+# A row another transaction holds is skipped, as the claim's own candidates are: its run, alive
+# after all, may be recording it, and waiting for it could close a lock cycle with that
+# recording; the next claim dead-letters it if it is still lost.
+_LOST = """gone AS (
+    SELECT entity, record_key FROM integration.zoho_sync_queue
      WHERE entity = :entity AND status = 'in_progress' AND attempts >= {max_attempts}
        AND (claimed_until < now() OR claimed_by = :own){keys}
-    RETURNING entity, record_key, last_error_message
+       FOR UPDATE SKIP LOCKED
+), lost AS (
+    UPDATE integration.zoho_sync_queue AS q
+       SET status = 'dead', last_error_code = 'WORKER_LOST',
+           last_error_message = 'the worker stopped (killed, out of memory or crashed) during '
+               || q.attempts || ' attempts in a row; last run ' || coalesce(q.claimed_by, '?'),
+           claimed_by = NULL, claimed_by_kind = NULL, claimed_until = NULL, updated_at = now()
+      FROM gone
+     WHERE q.entity = gone.entity AND q.record_key = gone.record_key
+    RETURNING q.entity, q.record_key, q.last_error_message
 ), lost_logged AS (
     UPDATE integration.zoho_sync_logs AS l
        SET status = 'dead', error_code = 'WORKER_LOST', error_message = lost.last_error_message,

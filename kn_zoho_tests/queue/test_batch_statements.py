@@ -98,9 +98,9 @@ def test_recording_a_batch_costs_the_same_statements_at_10_and_100_records(
     assert _kinds(statements) == [
         "checkout", "SELECT product,", "checkout", "SELECT record_key,", "checkout",
         "SELECT now()",
-        "checkout", "SELECT product,", "WITH lost", "checkout", "WITH locked",
+        "checkout", "SELECT product,", "WITH gone", "checkout", "WITH locked",
         "WITH outcome",
-        "checkout", "SELECT product,", "WITH lost"], statements
+        "checkout", "SELECT product,", "WITH gone"], statements
     with engine.connect() as conn:
         queue_rows = conn.execute(sa.text(
             "SELECT q.status, q.attempts, q.zoho_id, q.last_error_code, u.zoho_crm_id, "

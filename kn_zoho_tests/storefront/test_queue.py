@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from kn_zoho.storefront import queue
 from kn_zoho.storefront.claims import Claim
 from kn_zoho.storefront.outcomes import Outcome
+from kn_zoho.storefront.seed import seed
 
 
 def _insert_user(conn: sa.Connection, email: str) -> str:
@@ -197,3 +198,35 @@ def test_excluded_records_are_not_claimed_or_left_leased(engine: sa.Engine) -> N
     taken = queue.claim(engine, "crm_contact", worker="w1", exclude=[first])
     assert [c.record_key for c in taken] == [second]
     assert _queue_row(engine, "crm_contact", first).status == "pending"
+
+
+def test_a_claim_never_waits_for_a_lost_record_another_transaction_holds(
+        engine: sa.Engine) -> None:
+    """Dead-lettering a record whose worker died on its last attempt skips a row another
+    transaction holds (its run, alive after all, recording it): waiting there, in scan order,
+    could close a lock cycle with that recording. The next claim dead-letters it if it is
+    still lost."""
+    seed(engine, users=2, products=0, orders=0, quote_requests=0, inquiries=0)
+    with engine.begin() as conn:
+        lost, other = conn.execute(sa.text(
+            "SELECT record_key FROM integration.zoho_sync_queue WHERE entity = 'crm_contact' "
+            "ORDER BY record_key")).scalars()
+        conn.execute(sa.text(
+            "UPDATE integration.zoho_sync_queue SET status = 'in_progress', attempts = 5, "
+            "claimed_by = 'run-gone', claimed_until = now() - interval '1 minute' "
+            "WHERE entity = 'crm_contact' AND record_key = :k"), {"k": lost})
+    status = sa.text("SELECT status FROM integration.zoho_sync_queue "
+                     "WHERE entity = 'crm_contact' AND record_key = :k")
+    with engine.connect() as holder, holder.begin():
+        holder.execute(sa.text("SELECT 1 FROM integration.zoho_sync_queue WHERE "
+                               "entity = 'crm_contact' AND record_key = :k FOR UPDATE"),
+                       {"k": lost})
+        with engine.connect() as conn, conn.begin():
+            conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+            claims = queue.claim(conn, "crm_contact", worker="run-new")
+        assert [c.record_key for c in claims] == [other]
+        with engine.connect() as conn:
+            assert conn.execute(status, {"k": lost}).scalar_one() == "in_progress"
+    assert queue.claim(engine, "crm_contact", worker="run-next") == []
+    with engine.connect() as conn:
+        assert conn.execute(status, {"k": lost}).scalar_one() == "dead"

@@ -180,19 +180,12 @@ class CustomerLinks:
     def __init__(self) -> None:
         self._ids: dict[Any, str] = {}
         self._digests: dict[str, str] = {}
-        self._writing: tuple[dict[Any, str], dict[str, str]] = ({}, {})
 
     def committed(self) -> None:
-        """The recording that wrote them committed: those links are stored. Until then they
-        stay, so a recording rolled back and tried again writes them again."""
-        ids, digests = self._writing
-        self._writing = ({}, {})
-        for user_id, customer_id in ids.items():
-            if self._ids.get(user_id) == customer_id:
-                del self._ids[user_id]
-        for key, digest in digests.items():
-            if self._digests.get(key) == digest:
-                del self._digests[key]
+        """The recording that wrote them committed: the links are stored. Until then they
+        stay, so a recording rolled back and tried again writes them again (no attempt, so
+        no new link, comes between a recording and its commit)."""
+        self._ids, self._digests = {}, {}
 
     def add(self, user: Row, customer_id: str, how: str) -> None:
         user["zoho_books_id"] = customer_id
@@ -203,8 +196,7 @@ class CustomerLinks:
     def write(self, conn: sa.Connection) -> None:
         """Inside the record's transaction (``store_ids`` locks the users' rows in id order,
         so two runs linking some of the same users never wait on each other in a cycle)."""
-        ids, digests = dict(self._ids), dict(self._digests)
-        self._writing = (ids, digests)
+        ids, digests = self._ids, self._digests
         if not ids:
             return
         # the trigger enqueues each linked user's contact update (``books_contact``)

@@ -135,11 +135,11 @@ class InvoicesFlow(_DocumentFlow):
         # mapped before any call (bad data fails before anything is created in Books), its
         # Books ids set once they are known
         mapped = self._payload(order, lines, user, "", sku_placeholders(lines), taxes)
-        invoice = partial(self._sent_invoice, engine, claim, order, lines, user, products,
-                          taxes, progress, mapped)
+        sent_invoice = partial(self._sent_invoice, engine, claim, order, lines, user,
+                               products, taxes, progress, mapped)
         sends = self._sends(user, progress)
         try:
-            made = invoice(sends)
+            made = sent_invoice(sends)
         except ZohoError as error:
             if not getattr(error, "sending_refused", False):
                 raise
@@ -147,7 +147,7 @@ class InvoicesFlow(_DocumentFlow):
             # still goes in, as a draft marked sent, without email
             progress.metadata["email"] = (f"not emailed: Books refused to send it ({error}); "
                                           "a draft marked sent instead")
-            made = invoice(False)
+            made = sent_invoice(False)
         self._pay(order, made, str(made["customer_id"]), _amount(order["grand_total"]),
                   progress)
         return progress.success()
